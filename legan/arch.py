@@ -11,12 +11,12 @@ from legan.networks import DiscriminatorConfig, GeneratorConfig, LeganGenerator,
 from legan.stargan import (StarGANDiscriminator, StarGANDiscriminatorConfig, StarGANGenerator,
                            StarGANGeneratorConfig)
 
-ARCHITECTURES = ("legan", "stargan")
+ARCHITECTURES = ("legan", "stargan", "stargan-v2")  # stargan-v2: legan.stargan_v2
 MSG_UNKNOWN_ARCH = "unknown architecture {arch!r}; choose one of: " + ", ".join(ARCHITECTURES)
 
 # Per-architecture defaults used when a ModelConfig field is None.
-_DEFAULT_RES_BLOCKS = {"legan": 4, "stargan": 6}
-_DEFAULT_D_LAYERS = {"legan": 5, "stargan": 6}
+_DEFAULT_RES_BLOCKS = {"legan": 4, "stargan": 6, "stargan-v2": 2}
+_DEFAULT_D_LAYERS = {"legan": 5, "stargan": 6, "stargan-v2": 4}
 
 
 @dataclass
@@ -44,7 +44,12 @@ class ModelConfig:
         return asdict(self)
 
 
+MSG_V2_ELSEWHERE = "StarGAN v2 networks are built by legan.stargan_v2 (they depend on the image size)"
+
+
 def build_generator(cfg: ModelConfig, n_expressions: int, n_lightings: int) -> nn.Module:
+    if cfg.arch == "stargan-v2":
+        raise ValueError(MSG_V2_ELSEWHERE)
     if cfg.arch == "legan":
         return LeganGenerator(GeneratorConfig(n_expressions, n_lightings, base_channels=cfg.g_channels,
                                               n_downsamples=cfg.g_downsamples, n_res_blocks=cfg.res_blocks))
@@ -53,6 +58,8 @@ def build_generator(cfg: ModelConfig, n_expressions: int, n_lightings: int) -> n
 
 
 def build_discriminator(cfg: ModelConfig, image_size: int, n_attributes: int) -> nn.Module:
+    if cfg.arch == "stargan-v2":
+        raise ValueError(MSG_V2_ELSEWHERE)
     if cfg.arch == "legan":
         return PatchDiscriminator(DiscriminatorConfig(image_size, n_attributes, base_channels=cfg.d_channels,
                                                       n_layers=cfg.disc_layers))

@@ -88,6 +88,10 @@ def load_generator(path: Path, map_location="cpu"):
 
     payload = load_checkpoint(path, map_location)
     config = TrainConfig.from_dict(payload["config"])
+    if config.model.arch == "stargan-v2":  # its EMA translator, called like the other generators
+        from legan.stargan_v2 import load_translator
+
+        return load_translator(path, map_location), config
     G = build_generator(config.model, len(config.expressions), len(config.lightings))
     G.load_state_dict(payload["G"])
     return G.eval(), config

@@ -64,6 +64,7 @@ class TrainConfig:
     sample_count: int = 6  # input images in each sample grid
     sample_targets: Optional[list[list[str]]] = None  # [[expression, lighting], ...]; None: a spread
     progress: bool = True
+    stargan_v2: Optional[dict] = None  # arch "stargan-v2": overrides of legan.stargan_v2.StarGANv2Options
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--g-res-blocks", type=int, default=None)
     p.add_argument("--d-channels", type=int, default=64)
     p.add_argument("--d-layers", type=int, default=None)
+    p.add_argument("--stargan-v2-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="--arch stargan-v2: override an option of legan.stargan_v2.StarGANv2Options")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-amp", action="store_true", help="full fp32 on CUDA")
@@ -63,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="validate options and build everything, then exit")
     p.add_argument("--no-progress", action="store_true")
     return p
+
+
+def _v2_options(pairs: list[str]) -> dict:
+    """["lambda_ds=2", "ds_iter=none"] -> {"lambda_ds": 2, "ds_iter": None} (numbers parsed)."""
+    import ast
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--stargan-v2-option expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = None if value.lower() == "none" else ast.literal_eval(value)
+    return out
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -93,13 +108,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed, device=args.device, amp=not args.no_amp, amp_dtype=args.amp_dtype,
         num_workers=args.num_workers, log_every=args.log_every, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-        progress=not args.no_progress)
+        progress=not args.no_progress, stargan_v2=_v2_options(args.stargan_v2_option) or None)
 
 
 def dry_run(config: TrainConfig) -> dict:
     """Validate every option and build data, networks and Q/T, without a training step."""
     import torch
 
+    if config.model.arch == "stargan-v2":
+        from legan.stargan_v2.train import dry_run as dry_run_v2
+
+        return dry_run_v2(config)
     from legan import build
     from legan.distributed import DistContext, resolve_device
     from legan.networks import count_parameters
@@ -148,7 +167,12 @@ def main(argv=None) -> int:
         ctx = setup_distributed(config.device)
         try:
             run_dir = _shared_run_dir(args, config)
-            result = train(config, run_dir=run_dir, resume=bool(args.resume))
+            if config.model.arch == "stargan-v2":
+                from legan.stargan_v2.train import train as train_v2
+
+                result = train_v2(config, run_dir, resume=bool(args.resume))
+            else:
+                result = train(config, run_dir=run_dir, resume=bool(args.resume))
         finally:
             teardown_distributed(ctx)
     except (ConfigError, AuxiliaryNetworkError, FileNotFoundError, ValueError) as exc:
