@@ -1,0 +1,1 @@
+"""Experiments that use a trained generator: `python -m legan.experiments.augment`."""
