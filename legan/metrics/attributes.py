@@ -111,7 +111,7 @@ def train_attribute_classifier(manifest: str | os.PathLike, expressions: Sequenc
                                image_size: int = 32, out_path: str | os.PathLike = "attribute_classifier.pt",
                                iterations: int = 400, seed: int = 0, device: str | torch.device = "cpu",
                                test_manifest: str | os.PathLike | None = None, batch_size: int = 64,
-                               lr: float = 2e-3) -> Path:
+                               lr: float = 2e-3, channels: int = 32) -> Path:
     """Train the attribute CNN on the real images of `manifest` (the training split) and save it.
 
     With `test_manifest` (the held-out split; no subject may appear in both) its accuracy on
@@ -130,7 +130,8 @@ def train_attribute_classifier(manifest: str | os.PathLike, expressions: Sequenc
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    config = AttributeCNNConfig(image_size=image_size, n_expressions=len(expressions), n_lightings=len(lightings))
+    config = AttributeCNNConfig(image_size=image_size, n_expressions=len(expressions), n_lightings=len(lightings),
+                                channels=channels)
     model = AttributeCNN(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(iterations, 1))
