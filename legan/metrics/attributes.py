@@ -256,3 +256,4 @@ class AttributeAccuracy(Metric):
 
     def reset(self) -> None:
         self._values = {head: [] for head in HEADS}
+
