@@ -64,6 +64,8 @@ class TrainConfig:
     sample_count: int = 6  # input images in each sample grid
     sample_targets: Optional[list[list[str]]] = None  # [[expression, lighting], ...]; None: a spread
     progress: bool = True
+    validation_pairs: Optional[str] = None  # pairs_val.csv of an evaluation set (legan.data.pairs)
+    validate_every: int = 500  # D iterations between validation passes (and at the end)
     stargan_v2: Optional[dict] = None  # arch "stargan-v2": overrides of legan.stargan_v2.StarGANv2Options
 
     def to_dict(self) -> dict:
@@ -106,6 +108,10 @@ def validate(config: TrainConfig, *, world_size: int = 1, check_manifest: bool =
         raise ConfigError(MSG_BAD_LENGTH)
     if config.amp_dtype not in AMP_DTYPES:
         raise ConfigError(MSG_BAD_AMP)
+    if config.validate_every < 1:
+        raise ConfigError("validate_every must be >= 1")
+    if config.validation_pairs and not Path(config.validation_pairs).is_file():
+        raise ConfigError(f"validation pairs not found: {config.validation_pairs}")
     if config.n_critic < 1:
         raise ConfigError("n_critic must be >= 1")
     if config.loss.lambda_id > 0 and config.identity not in IDENTITY_NETWORKS:

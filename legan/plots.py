@@ -17,7 +17,16 @@ def plot_losses(stats_path: Path, png_path: Path) -> Path | None:
     records = read_stats(stats_path)
     if not records:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    validation = sorted({k for r in records for k in r if k.startswith("Val/")})
+    fig, axes = plt.subplots(1, 3 if validation else 2, figsize=(18 if validation else 12, 4.5))
+    if validation:  # held-out pairs (legan.validation): a collapse shows here while training
+        for name in validation:
+            pts = [(r["iteration"], r[name]) for r in records if name in r]
+            axes[2].plot(*zip(*pts), marker=".", label=name[4:])
+        axes[2].set_title("validation (held-out subjects)")
+        axes[2].set_xlabel("iteration (D steps)")
+        axes[2].grid(alpha=0.3)
+        axes[2].legend(fontsize=8)
     for ax, phase in zip(axes, ("D", "G")):
         prefix = f"Loss/{phase}/"
         names = sorted({k for r in records for k in r if k.startswith(prefix)})

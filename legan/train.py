@@ -31,6 +31,7 @@ from legan.loss import LeganLoss
 from legan.plots import plot_losses
 from legan.run_dir import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 from legan.samples import build_sample_set, save_grid
+from legan.validation import build_validator
 
 
 MSG_RUN_DIR_USED = "{path} already holds checkpoints: resume it (--resume) or train into a new folder"
@@ -163,6 +164,9 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
         barrier(ctx)
         return path
 
+    validator = build_validator(config.validation_pairs, config.expressions, config.lightings,
+                                config.image_size) if ctx.is_main else None
+    last_validation = iteration
     metrics, last_ckpt = {}, None
     bar = tqdm(total=total, initial=iteration, disable=not (ctx.is_main and config.progress),
                desc="legan", dynamic_ncols=True)
@@ -194,6 +198,9 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
                            "images_seen": iteration * config.batch_size,
                            "sec_per_iter": (now - t_log) / max(1, iteration - it_log), **means}
                 t_log, it_log = now, iteration
+                if validator is not None and (done or iteration - last_validation >= config.validate_every):
+                    metrics.update(validator(G_plain, device))
+                    last_validation = iteration
                 if ctx.is_main:
                     stats_writer.write(metrics)
                     bar.set_postfix({f"{k[5]}_{k.split('/')[-1]}": f"{v:.3g}" for k, v in means.items()

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-every", type=int, default=1000)
     p.add_argument("--checkpoint-every", type=int, default=5000)
     p.add_argument("--keep-checkpoints", type=int, default=3)
+    p.add_argument("--validation-pairs", help="pairs_val.csv of an evaluation set: held-out pairs scored while training")
+    p.add_argument("--validate-every", type=int, default=500, help="D iterations between validation passes")
     p.add_argument("--outdir", default="runs/legan", help="parent folder of the numbered run folders")
     p.add_argument("--desc", default=None, help="run folder suffix (default: the architecture)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint")
@@ -108,7 +110,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed, device=args.device, amp=not args.no_amp, amp_dtype=args.amp_dtype,
         num_workers=args.num_workers, log_every=args.log_every, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-        progress=not args.no_progress, stargan_v2=_v2_options(args.stargan_v2_option) or None)
+        progress=not args.no_progress,
+        validation_pairs=str(Path(args.validation_pairs).resolve()) if args.validation_pairs else None,
+        validate_every=args.validate_every,
+        stargan_v2=_v2_options(args.stargan_v2_option) or None)
 
 
 def dry_run(config: TrainConfig) -> dict:

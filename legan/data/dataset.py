@@ -25,6 +25,18 @@ def image_to_tensor(image_rgb: np.ndarray) -> torch.Tensor:
     return tensor / 127.5 - 1.0
 
 
+def load_face(image_path: Path, size: int, mask_path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A manifest image at size x size: ((S, S, 3) uint8 RGB, (S, S) bool mask; all ones without
+    a mask file). Other sizes are resized (bilinear; masks nearest)."""
+    image, _ = read_image(image_path)  # (H, W, 3) uint8
+    mask = read_mask(mask_path) if mask_path is not None else np.ones(image.shape[:2], dtype=bool)
+    if image.shape[:2] != (size, size):
+        image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    if mask.shape != (size, size):
+        mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 127
+    return image, mask
+
+
 class LeganDataset(Dataset):
     """Items: {"image": (3,S,S) float [-1,1] RGB, "mask": (1,S,S) float {0,1},
     "expression": int, "lighting": int, "subject": str}.
@@ -61,17 +73,9 @@ class LeganDataset(Dataset):
 
     def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         row = self.frame.iloc[index]
-        image, _ = read_image(resolve_path(self._root, row["image_path"]))  # (H, W, 3) uint8
-        if self._has_masks and row["mask_path"]:
-            mask = read_mask(resolve_path(self._root, row["mask_path"]))  # (H, W) bool
-        else:
-            mask = np.ones(image.shape[:2], dtype=bool)
-        size = self.image_size
-        if image.shape[:2] != (size, size):
-            image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
-        if mask.shape != (size, size):
-            mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 127
-        return image, mask
+        mask_path = row["mask_path"] if self._has_masks else ""
+        return load_face(resolve_path(self._root, row["image_path"]), self.image_size,
+                         resolve_path(self._root, mask_path) if mask_path else None)
 
     def __getitem__(self, index: int) -> dict:
         image, mask = self._load(index)

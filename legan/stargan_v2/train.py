@@ -43,6 +43,7 @@ from legan.stargan_v2.networks import Discriminator, StarGANv2Options, check_ima
 from legan.stargan_v2.references import ReferenceSampler
 from legan.stargan_v2.translator import StarGANv2Translator
 from legan.train import MSG_RUN_DIR_USED, StatsMeter, TrainingStopped, TrainResult
+from legan.validation import build_validator
 
 MSG_NOT_V2 = "legan.stargan_v2.train trains arch 'stargan-v2', the config says {arch!r}"
 
@@ -185,6 +186,9 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
             average_gradients(module, ctx)
             optims[name].step()
 
+    validator = build_validator(config.validation_pairs, config.expressions, config.lightings,
+                                config.image_size) if ctx.is_main else None
+    last_validation = iteration
     metrics, last_ckpt = {}, None
     bar = tqdm(total=total, initial=iteration, disable=not (ctx.is_main and config.progress),
                desc="stargan-v2", dynamic_ncols=True)
@@ -215,6 +219,9 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
                            "images_seen": iteration * config.batch_size,
                            "sec_per_iter": (now - t_log) / max(1, iteration - it_log), **means}
                 t_log, it_log = now, iteration
+                if validator is not None and (done or iteration - last_validation >= config.validate_every):
+                    metrics.update(validator(ema, device))  # the EMA generator, as evaluation uses
+                    last_validation = iteration
                 if ctx.is_main:
                     stats_writer.write(metrics)
                     if on_progress is not None:

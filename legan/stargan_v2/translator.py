@@ -28,6 +28,7 @@ class StarGANv2Translator(nn.Module):
     def __init__(self, image_size: int, expressions: Sequence[str], lightings: Sequence[str],
                  opts: Optional[StarGANv2Options] = None) -> None:
         super().__init__()
+        self.name, self.arch = "stargan-v2", "stargan-v2"  # legan.translator.Translator fields
         self.opts = opts or StarGANv2Options()
         self.image_size = image_size
         self.expressions, self.lightings = list(expressions), list(lightings)
@@ -56,12 +57,12 @@ class StarGANv2Translator(nn.Module):
     @torch.no_grad()
     def translate(self, images: torch.Tensor, target_expression: torch.Tensor, target_lighting: torch.Tensor,
                   reference: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """images (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1] at the target domain;
-        latent-guided (fixed seed) unless a reference batch (of the target domain) is given."""
+        """images (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1] float on the CPU, at the target
+        domain; latent-guided (fixed seed) unless a reference batch (of the target domain) is given."""
         device = next(self.parameters()).device
         images = images.to(device)
         domain = self.domains(target_expression.to(device), target_lighting.to(device))
-        return self.generator(images, self.style(images, domain, reference)).clamp(-1, 1)
+        return self.generator(images, self.style(images, domain, reference)).clamp(-1, 1).float().cpu()
 
     def forward(self, image: torch.Tensor, expression: torch.Tensor, lighting: torch.Tensor) -> GeneratorOutput:
         """The generator interface of legan (samples, synthesis): latent-guided, no masks."""

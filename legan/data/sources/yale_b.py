@@ -28,6 +28,10 @@ AMBIENT_PATTERN = re.compile(r"^yaleB(\d{2})_P(\d{2})_Ambient\.pgm$")
 FRONTAL_MAX_DEG = 20
 LIGHTINGS = ("frontal", "left", "right", "top", "bottom")
 EXPRESSIONS = ("neutral",)
+# The light direction (azimuth, elevation) that stands for each bin when a target image is
+# needed (legan.data.pairs): the bin's most typical direction that every subject has.
+CANONICAL_DIRECTIONS = {"frontal": (0, 0), "left": (50, 0), "right": (-50, 0), "top": (0, 45),
+                        "bottom": (0, -35), "ambient": (0, 0)}
 
 
 def lighting_bin(azimuth: int, elevation: int) -> str:
