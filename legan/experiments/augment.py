@@ -266,6 +266,7 @@ def run(cfg: AugmentConfig, command: str = "") -> dict:
     if not (cfg.generator or cfg.train_generator):
         raise ValueError(MSG_NO_GENERATOR)
     started = time.perf_counter()
+    commit = git_commit()  # the code that runs, even if the checkout moves meanwhile
     device = resolve_device(cfg.device)
     root = Path(cfg.data_root)
     expr_paths = {s: [split_path(root, d, s) for d in EXPRESSION_SETS] for s in ("train", "test")}
@@ -290,7 +291,7 @@ def run(cfg: AugmentConfig, command: str = "") -> dict:
         rows += verification_runs(cfg, generator, sets["verification"]["train"], sets["verification"]["test"],
                                   seed, device)
     summary = summarise(rows)
-    meta = {"command": command, "git_commit": git_commit(), "data_hash": data_hash(every),
+    meta = {"command": command, "git_commit": commit, "data_hash": data_hash(every),
             "wall_time_s": time.perf_counter() - started, "device": device_description(device),
             "seeds": list(cfg.seeds), "generator": str(checkpoint),
             "generator_kind": "trained here (--train-generator)" if cfg.train_generator else "given (--generator)",
