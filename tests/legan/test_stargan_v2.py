@@ -286,3 +286,13 @@ def test_train_cli_dispatches_stargan_v2(tmp_path, monkeypatch, capsys, dataset)
     assert read_stats(run / "stats.jsonl")[-1]["iteration"] == 2
     assert cli_main(common + ["--stargan-v2-option", "nope=1"]) == 2
     assert "unknown StarGAN v2 option" in capsys.readouterr().err
+
+
+def test_the_evaluation_suites_loader_dispatches_to_stargan_v2(trained_checkpoint, dataset):
+    from legan.translator import load_translator as load_for_evaluation
+
+    t = load_for_evaluation(trained_checkpoint, "cpu", name="StarGAN-v2")
+    assert isinstance(t, StarGANv2Translator) and t.name == "StarGAN-v2"
+    x = torch.stack([dataset[i]["image"] for i in range(2)])
+    out = t.translate(x, torch.tensor([0, 2]), torch.tensor([1, 1]))
+    assert out.shape == x.shape and out.device.type == "cpu" and out.dtype == torch.float32
