@@ -86,6 +86,10 @@ PRESETS = {
                     checkpoint_every=5_000, num_workers=4,
                     note="paper preset: 128 px, batch 10, paper networks, 100 epochs of 33,305 images"),
 }
+# Minutes on any machine: checks that data, Q, training, evaluation and the results folder work.
+PRESETS["smoke"] = replace(PRESETS["cpu"], iterations=4, g_channels=8, g_res_blocks=1, d_channels=8, q_steps=4,
+                           q_channels=4, attribute_iterations=4, validate_every=2, log_every=2, sample_every=4,
+                           checkpoint_every=2, note="smoke preset: a few steps, numbers mean nothing")
 MODELS = ("legan", "stargan", "stargan_qual", "legan_noqual")
 
 
@@ -286,7 +290,8 @@ def plot_curves(plan: Plan, models, path: Path) -> Path:
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("D iteration", fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
