@@ -34,6 +34,7 @@ from legan.data.dataset import image_to_tensor, load_face
 from legan.data.manifest import read_manifest, resolve_path
 from legan.data.pairs import EvalSet, EvalSetError, build_evalset, load_evalset
 from legan.translator import NoEditTranslator, Translator, TranslatorError, load_translator
+from legan.validation import input_dependence, pair_groups, self_match_hits
 
 BOOTSTRAP_SAMPLES = 1000
 CONFIDENCE = 0.95
@@ -141,6 +142,7 @@ class MetricSuite:
 
         self.device = torch.device(device)
         self.notes: list[str] = []
+        self.self_match_chance = float("nan")
         self.ssim = build_metric("ssim", self.device)
         self.lpips = self._preferred(build_preferred("lpips", self.device))
         self.distance = self._preferred(build_preferred("fid", self.device))
@@ -175,7 +177,8 @@ class MetricSuite:
         """(key, display name, higher is better) of every column, in table order."""
         cols = [("distance", self.distance.display_name, False), ("lpips", self.lpips.display_name, False),
                 ("ssim", self.ssim.display_name, True), ("match", self.match.display_name, True),
-                ("verified", f"{self.verified.display_name} vs input", True)]
+                ("verified", f"{self.verified.display_name} vs input", True),
+                ("self_match", "self-match (pixel Pearson)", True), ("input_dependence", "input dependence", True)]
         if self.quality is not None:
             cols.append(("quality", self.quality.display_name, True))
         if self.attributes is not None:
@@ -201,6 +204,12 @@ class MetricSuite:
             scores.per_pair["lpips"] = self.lpips.values()
             self._stream(self.verified, outputs, batch.inputs)  # still the input's person?
             scores.per_pair["verified"] = self.verified.values()
+            # Does the output depend on its input at all? (a collapsed generator gives one face per target)
+            groups = pair_groups(batch.pairs)
+            hits, chance = self_match_hits(outputs, batch.inputs, groups)
+            scores.per_pair["self_match"] = hits
+            self.self_match_chance = float(np.nanmean(chance)) if not np.isnan(chance).all() else float("nan")
+            scores.set_values["input_dependence"] = input_dependence(outputs, batch.inputs, groups)
         probe = batch.inputs if real else outputs
         self._stream(self.match, probe, batch.targets)
         scores.per_pair["match"] = self.match.values()
@@ -240,14 +249,20 @@ def summarise(scores: ModelScores, subjects: np.ndarray, columns, seed: int = 0)
     row = {"model": scores.name}
     for key, _, _ in columns:
         if key in scores.per_pair:
-            values = scores.per_pair[key]
-            lo, hi = cluster_bootstrap(values, subjects, seed=seed)
-            row.update({key: float(np.mean(values)), f"{key}_lo": lo, f"{key}_hi": hi})
-        elif key in scores.set_values:
+            values = np.asarray(scores.per_pair[key], dtype=float)
+            defined = ~np.isnan(values)  # self-match is undefined for pairs no other subject shares
+            if not defined.any():
+                row.update({key: None, f"{key}_lo": None, f"{key}_hi": None})
+                continue
+            lo, hi = cluster_bootstrap(values[defined], subjects[defined], seed=seed)
+            row.update({key: float(np.mean(values[defined])), f"{key}_lo": lo, f"{key}_hi": hi})
+        elif key in scores.set_draws:
             draws = scores.set_draws[key]
             alpha = (1 - CONFIDENCE) / 2
             row.update({key: scores.set_values[key], f"{key}_lo": float(np.quantile(draws, alpha)),
                         f"{key}_hi": float(np.quantile(draws, 1 - alpha))})
+        elif key in scores.set_values:
+            row.update({key: scores.set_values[key], f"{key}_lo": None, f"{key}_hi": None})
         else:
             row.update({key: None, f"{key}_lo": None, f"{key}_hi": None})
     row["pairs"] = len(subjects)
@@ -304,8 +319,10 @@ def save_grid(batch: PairBatch, outputs: dict[str, torch.Tensor], path: Path, co
 
 
 def format_cell(row: dict, key: str) -> str:
-    if row.get(key) is None:
+    if row.get(key) is None or (isinstance(row[key], float) and np.isnan(row[key])):
         return "–"
+    if row.get(f"{key}_lo") is None:
+        return f"{row[key]:.3f}"
     return f"{row[key]:.3f} [{row[f'{key}_lo']:.3f}, {row[f'{key}_hi']:.3f}]"
 
 
@@ -371,6 +388,10 @@ def evaluate_translators(translators: dict[str, Translator], evalset: EvalSet, o
                  "real: the real targets' quality; match and distance between the input photo and the "
                  "target photo (two real photos of the subject)",
                  "no edit: the input returned unchanged",
+                 f"self-match: share of outputs closer (pixel Pearson) to their own input than to the other "
+                 f"subjects' inputs given the same conditions; chance {suite.self_match_chance:.3f}. input "
+                 "dependence: spread of the outputs across subjects over the spread of their inputs (0: every "
+                 "input gives the same face)",
                  "verified vs input: share of outputs that the face descriptor's own same-person rule calls "
                  "the input's person",
                  *suite.notes, *notes]

@@ -44,20 +44,34 @@ def pearson_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b.T
 
 
-def self_match(outputs: torch.Tensor, inputs: torch.Tensor, groups: Sequence) -> tuple[float, float]:
-    """(share of outputs closest to their own input within their group, chance level)."""
+def self_match_hits(outputs: torch.Tensor, inputs: torch.Tensor, groups: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: 1 when the output is closer (pixel Pearson) to its own input than to any other
+    input of its group, else 0; NaN where the group has one member. Also the chance level 1/n."""
     groups = np.asarray([str(g) for g in groups])
-    hits, chance = [], []
+    hits = np.full(len(groups), np.nan)
+    chance = np.full(len(groups), np.nan)
     for g in np.unique(groups):
         idx = np.flatnonzero(groups == g)
         if len(idx) < 2:
             continue
         corr = pearson_matrix(outputs[idx].flatten(1).float(), inputs[idx].flatten(1).float())  # (n, n)
-        hits += (corr.argmax(1) == torch.arange(len(idx))).tolist()
-        chance += [1.0 / len(idx)] * len(idx)
-    if not hits:
+        hits[idx] = (corr.argmax(1) == torch.arange(len(idx))).float().numpy()
+        chance[idx] = 1.0 / len(idx)
+    return hits, chance
+
+
+def self_match(outputs: torch.Tensor, inputs: torch.Tensor, groups: Sequence) -> tuple[float, float]:
+    """(share of outputs closest to their own input within their group, chance level)."""
+    hits, chance = self_match_hits(outputs, inputs, groups)
+    if np.isnan(hits).all():
         return float("nan"), float("nan")
-    return float(np.mean(hits)), float(np.mean(chance))
+    return float(np.nanmean(hits)), float(np.nanmean(chance))
+
+
+def pair_groups(pairs) -> list[str]:
+    """Pairs that ask the same of different subjects: same input and same target conditions."""
+    return [f"{a}/{b}>{c}/{d}" for a, b, c, d in zip(pairs["input_expression"], pairs["input_lighting"],
+                                                    pairs["target_expression"], pairs["target_lighting"])]
 
 
 def input_dependence(outputs: torch.Tensor, inputs: torch.Tensor, groups: Sequence) -> float:
@@ -77,7 +91,7 @@ class Validator:
     """Scores a generator on a fixed batch of validation pairs (at most `count`, spread evenly)."""
 
     def __init__(self, pairs_csv: str | Path, expressions: Sequence[str], lightings: Sequence[str],
-                 image_size: int, count: int = 64) -> None:
+                 image_size: int, count: int = 96) -> None:
         import pandas as pd
 
         pairs_csv = Path(pairs_csv)
@@ -85,16 +99,21 @@ class Validator:
         pairs = pairs[pairs["target_expression"].isin(expressions) & pairs["target_lighting"].isin(lightings)]
         if pairs.empty:
             raise ValueError(f"{pairs_csv} has no pairs with targets among the trained classes")
-        if len(pairs) > count:
-            pairs = pairs.iloc[np.linspace(0, len(pairs) - 1, count).round().astype(int)]
+        if len(pairs) > count:  # whole groups, largest first: self-match needs several subjects per group
+            groups = pd.Series(pair_groups(pairs), index=pairs.index)
+            keep, total = set(), 0
+            for group, size in groups.value_counts().items():  # largest first, ties in first-seen order
+                if total + size <= count:
+                    keep.add(group)
+                    total += size
+            pairs = pairs[groups.isin(keep)]
         root = pairs_csv.parent
         load = lambda p: image_to_tensor(load_face(resolve_path(root, p), image_size)[0])  # noqa: E731
         self.inputs = torch.stack([load(p) for p in pairs["input_path"]])  # (N, 3, S, S)
         self.targets = torch.stack([load(p) for p in pairs["target_path"]])
         self.expression = torch.tensor([list(expressions).index(v) for v in pairs["target_expression"]])
         self.lighting = torch.tensor([list(lightings).index(v) for v in pairs["target_lighting"]])
-        self.groups = [f"{a}/{b}>{c}/{d}" for a, b, c, d in zip(pairs["input_expression"], pairs["input_lighting"],
-                                                                pairs["target_expression"], pairs["target_lighting"])]
+        self.groups = pair_groups(pairs)
 
     @torch.no_grad()
     def __call__(self, G: torch.nn.Module, device: torch.device, batch_size: int = 32) -> dict[str, float]:
