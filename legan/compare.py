@@ -90,7 +90,8 @@ PRESETS = {
 PRESETS["smoke"] = replace(PRESETS["cpu"], iterations=4, g_channels=8, g_res_blocks=1, d_channels=8, q_steps=4,
                            q_channels=4, attribute_iterations=4, validate_every=2, log_every=2, sample_every=4,
                            checkpoint_every=2, note="smoke preset: a few steps, numbers mean nothing")
-MODELS = ("legan", "stargan", "stargan_qual", "legan_noqual")
+MODELS = ("legan", "stargan", "stargan_qual", "legan_noqual", "stargan_v2")
+DEFAULT_MODELS = MODELS[:4]  # StarGAN v2 on request (--models ...,stargan_v2): 4 networks per step cost most
 
 
 @dataclass
@@ -231,6 +232,8 @@ def model_config(plan: Plan, evalset: EvalSet, model: str, q_checkpoint: Path):
     from legan.loss import LossConfig
 
     p = plan.preset
+    if model == "stargan_v2":
+        return stargan_v2_config(plan, evalset)
     arch = "stargan" if model.startswith("stargan") else "legan"
     loss = LossConfig(quality_input_size=p.image_size)
     if arch == "stargan":
@@ -251,9 +254,35 @@ def model_config(plan: Plan, evalset: EvalSet, model: str, q_checkpoint: Path):
         validation_pairs=str(evalset.pairs_path("val").resolve()), validate_every=p.validate_every)
 
 
+def stargan_v2_config(plan: Plan, evalset: EvalSet):
+    """StarGAN v2 with its authors' losses and optimiser; one of its iterations updates G once (and D
+    twice), so it gets iterations / n_critic of them: as many generator updates as the others. Its
+    widths follow the preset's (the authors' rule gives 512 channels at 32 px)."""
+    from legan.arch import ModelConfig
+    from legan.config import TrainConfig
+    from legan.loss import LossConfig
+
+    p = plan.preset
+    width = {} if p.g_channels >= 64 else {"dim_in": p.g_channels, "max_conv_dim": 8 * p.g_channels,
+                                           "hidden_dim": 8 * p.g_channels}
+    return TrainConfig(
+        manifest=str(evalset.manifest("train").resolve()), expressions=list(evalset.expressions),
+        lightings=list(evalset.lightings), image_size=p.image_size, model=ModelConfig(arch="stargan-v2"),
+        loss=LossConfig(lambda_id=0.0, lambda_qual=0.0), stargan_v2=width, batch_size=p.batch_size,
+        max_iterations=max(1, p.iterations // p.n_critic), seed=plan.seed, device=plan.device,
+        num_workers=p.num_workers, log_every=max(1, p.log_every // p.n_critic),
+        sample_every=max(1, p.sample_every // p.n_critic), checkpoint_every=max(1, p.checkpoint_every // p.n_critic),
+        keep_checkpoints=1, progress=False, validation_pairs=str(evalset.pairs_path("val").resolve()),
+        validate_every=max(1, p.validate_every // p.n_critic))
+
+
 def train_model(plan: Plan, evalset: EvalSet, model: str, q_checkpoint: Path) -> Path:
     from legan.checkpoint import latest_checkpoint, list_checkpoints
-    from legan.train import train
+
+    if model == "stargan_v2":
+        from legan.stargan_v2.train import train
+    else:
+        from legan.train import train
 
     run_dir = plan.root / "models" / model
     config = model_config(plan, evalset, model, q_checkpoint)
@@ -339,8 +368,14 @@ def run(plan: Plan, argv: list[str]) -> Path:
     checkpoints = {m: timed(f"train {m}", train_model, plan, evalset, m, q_checkpoint) for m in plan.models}
     log("evaluating on the test pairs")
     translators = {m: load_translator(path, plan.device, name=m) for m, path in checkpoints.items()}
-    notes = [f"Q: {q_source}", plan.preset.note,
-             "stargan: the authors' loss weights (lambda_cls 1, lambda_rec 10, lambda_gp 10; no id, qual, TV)"]
+    notes = [f"Q: {q_source}", plan.preset.note]
+    if any(m.startswith("stargan") and m != "stargan_v2" for m in plan.models):
+        notes.append("stargan, stargan_qual: the StarGAN generator and discriminator with the authors' loss "
+                     "weights (lambda_cls 1, lambda_rec 10, lambda_gp 10; no identity or TV term); stargan_qual "
+                     "adds L_qual (0.5, q = 8) as the paper's 'StarGAN w/ L_qual'")
+    if "stargan_v2" in plan.models:
+        notes.append("stargan_v2: the authors' losses and optimiser, iterations / n_critic steps (as many "
+                     "generator updates as the others), evaluated with its EMA generator, latent-guided")
     result = timed("evaluate", evaluate_translators, translators, evalset, plan.root / "eval",
                    split="test", image_size=plan.preset.image_size, device=plan.device,
                    q_checkpoint=str(q_checkpoint), attribute_classifier=str(attributes) if attributes else None,
@@ -368,7 +403,7 @@ def parse_args(argv: list[str]) -> Plan:
     parser = argparse.ArgumentParser(prog="python -m legan.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--name", help="results/<name> and runs/<name> (default: table1-<preset>)")
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {MODELS}")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {MODELS}")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     parser.add_argument("--source", action="append", default=[], metavar="NAME=DIR", help="a dataset's own folder")
     parser.add_argument("--datasets", help="override the preset's datasets (comma-separated)")

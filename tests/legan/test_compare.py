@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from legan.compare import MODELS, STARGAN_AUTHORS_LOSS, main, model_config, parse_args, prepare_evalset
+from legan.compare import DEFAULT_MODELS, STARGAN_AUTHORS_LOSS, main, model_config, parse_args, prepare_evalset
 from tests.legan.evalset_fixtures import write_ckplus_folder
 
 torch.set_num_threads(1)
@@ -28,7 +28,7 @@ def test_all_models_are_trained_evaluated_and_reported(finished):
     root, _ = finished
     out = root / "results" / "t"
     table = pd.read_csv(out / "table1.csv")
-    assert list(table["model"]) == [*MODELS, "no edit", "real"]
+    assert list(table["model"]) == [*DEFAULT_MODELS, "no edit", "real"]
     md = (out / "table1.md").read_text()
     assert "SIMULATED crowd labels" in md and "held-out subjects" in md
     meta = json.loads((out / "run.json").read_text())
@@ -37,7 +37,7 @@ def test_all_models_are_trained_evaluated_and_reported(finished):
     assert set(meta["evalset"]["subjects"]) == {"train", "val", "test"}
     for name in ("grid.png", "curves.png"):
         assert (out / name).stat().st_size > 0
-    for model in MODELS:
+    for model in DEFAULT_MODELS:
         pngs = list((root / "runs" / "t" / "eval" / "outputs" / model).glob("*.png"))
         assert len(pngs) == meta["evalset"]["pairs"]["test"]
 
@@ -55,7 +55,7 @@ def test_the_baseline_is_stargan_as_its_authors_train_it(finished):
     plan = parse_args(args)
     evalset = prepare_evalset(plan)
     q = root / "q.pt"
-    for model in MODELS:
+    for model in DEFAULT_MODELS:
         config = model_config(plan, evalset, model, q)
         assert config.model.arch == ("stargan" if model.startswith("stargan") else "legan")
         assert (config.loss.lambda_qual > 0) == (model in ("legan", "stargan_qual"))
@@ -64,3 +64,7 @@ def test_the_baseline_is_stargan_as_its_authors_train_it(finished):
     assert {k: getattr(stargan, k) for k in STARGAN_AUTHORS_LOSS} == STARGAN_AUTHORS_LOSS
     legan = model_config(plan, evalset, "legan", q).loss
     assert (legan.lambda_cls, legan.lambda_id, legan.lambda_tv) == (20.0, 10.0, 1e-7)
+    v2 = model_config(plan, evalset, "stargan_v2", q)
+    assert v2.model.arch == "stargan-v2" and v2.loss.lambda_qual == 0 and v2.loss.lambda_id == 0
+    # one StarGAN v2 iteration updates G once: as many generator updates as the others get
+    assert v2.max_iterations == plan.preset.iterations // plan.preset.n_critic
