@@ -23,10 +23,16 @@ def build_dataset(config: TrainConfig):
     from legan.data.dataset import LeganDataset  # lazy: the data package is optional for the core
 
     augment = None
-    if config.augment:
-        from legan.augment.random_augment import RandomAugment
+    if config.augment and (config.recolor_checkpoints or config.white_balance):
+        from legan.augment.random_augment import AugmentConfig, RandomAugment
 
-        augment = RandomAugment()
+        recolorizer = None
+        if config.recolor_checkpoints:
+            from legan.augment.recolor import Recolorizer
+
+            recolorizer = Recolorizer.from_checkpoints(config.recolor_checkpoints)
+        augment = RandomAugment(AugmentConfig(p_white_balance=1.0 if config.white_balance else 0.0),
+                                recolorizer=recolorizer)
     return LeganDataset(config.manifest, list(config.expressions), list(config.lightings),
                         image_size=config.image_size, augment=augment)
 

@@ -68,6 +68,7 @@ class Preset:
     sample_every: int = 500
     checkpoint_every: int = 250
     num_workers: int = 0
+    augment: bool = True  # white balance (and recolouring with colourisers): the paper trains with it
     note: str = ""
 
 
@@ -75,10 +76,11 @@ PRESETS = {
     # About an hour of 2 CPU cores for everything: small images, narrower networks, few steps.
     "cpu": Preset(image_size=32, datasets=("yale_b", "jaffe", "ckplus48"), iterations=4000,
                   g_channels=32, g_res_blocks=3, d_channels=32, d_layers=4, q_steps=2000, q_channels=16,
-                  q_depth=3, attribute_iterations=300, validate_every=250,
+                  q_depth=3, attribute_iterations=300, validate_every=250, augment=False,
                   note="CPU preset: 32 px, G/D width 32 (paper 64), 3 residual blocks per hourglass "
                        "(paper 4; StarGAN 3, authors 6), 4,000 D iterations (800 G steps) per model, "
-                       "about 17 epochs of the 2,366 training images (paper: 100 epochs of 33,305)"),
+                       "about 17 epochs of the 2,366 training images (paper: 100 epochs of 33,305); no "
+                       "augmentation (the data are grey and no colouriser is trained here)"),
     # The paper's setting: 128 px, batch 10, full networks, 100 epochs of ~33,000 Multi-PIE images
     # (here: of whatever --datasets hold; set --iterations to 100 epochs of your data).
     "paper": Preset(image_size=128, datasets=("multipie",), iterations=333_050, q_steps=20_000,
@@ -248,7 +250,7 @@ def model_config(plan: Plan, evalset: EvalSet, model: str, q_checkpoint: Path):
         model=ModelConfig(arch=arch, g_channels=p.g_channels, g_res_blocks=p.g_res_blocks,
                           d_channels=p.d_channels, d_layers=p.d_layers),
         loss=loss, q_checkpoint=str(q_checkpoint) if loss.lambda_qual > 0 else None,
-        batch_size=p.batch_size, n_critic=p.n_critic, max_iterations=p.iterations, seed=plan.seed,
+        augment=p.augment, batch_size=p.batch_size, n_critic=p.n_critic, max_iterations=p.iterations, seed=plan.seed,
         device=plan.device, num_workers=p.num_workers, log_every=p.log_every, sample_every=p.sample_every,
         checkpoint_every=p.checkpoint_every, keep_checkpoints=1, progress=False,
         validation_pairs=str(evalset.pairs_path("val").resolve()), validate_every=p.validate_every)

@@ -40,7 +40,11 @@ class TrainConfig:
     image_size: int = 128
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    augment: bool = False  # legan.augment.RandomAugment (as-is / white balance) on each input
+    # The paper's augmentation (section 5): each input as is, recoloured by one of the pix2pix
+    # colourisers (legan.augment.colorize_train), or white-balance edited, chosen at random.
+    augment: bool = True
+    recolor_checkpoints: list[str] = field(default_factory=list)  # colourisers; none given: no recolouring
+    white_balance: bool = True
     q_checkpoint: Optional[str] = None
     identity: str = "dlib"
     identity_weights: Optional[str] = None
@@ -108,6 +112,10 @@ def validate(config: TrainConfig, *, world_size: int = 1, check_manifest: bool =
         raise ConfigError(MSG_BAD_LENGTH)
     if config.amp_dtype not in AMP_DTYPES:
         raise ConfigError(MSG_BAD_AMP)
+    for path in config.recolor_checkpoints if config.augment else ():
+        if not Path(path).is_file():
+            raise ConfigError(f"colouriser checkpoint not found: {path} (train one with "
+                              "python -m legan.augment.colorize_train)")
     if config.validate_every < 1:
         raise ConfigError("validate_every must be >= 1")
     if config.validation_pairs and not Path(config.validation_pairs).is_file():

@@ -26,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expressions", type=_names, help="comma-separated expression class names")
     p.add_argument("--lightings", type=_names, help="comma-separated lighting class names")
     p.add_argument("--arch", choices=ARCHITECTURES, default="legan")
-    p.add_argument("--augment", action="store_true", help="random as-is / white-balance edit per input")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no augmentation (default: each input as is, recoloured or white-balanced at random)")
+    p.add_argument("--recolor-checkpoint", action="append", default=[], metavar="PATH",
+                   help="a trained colouriser (legan.augment.colorize_train); repeat for each colour style")
+    p.add_argument("--no-white-balance", action="store_true", help="no white-balance edits in the augmentation")
     p.add_argument("--q-checkpoint", help="trained quality model Q (quality.checkpoint format)")
     p.add_argument("--no-quality-loss", action="store_true", help="train without L_qual (no Q needed)")
     p.add_argument("--identity", choices=IDENTITY_NETWORKS, default="dlib", help="identity network T")
@@ -102,7 +106,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                         g_res_blocks=args.g_res_blocks, d_channels=args.d_channels, d_layers=args.d_layers)
     return TrainConfig(
         manifest=str(Path(args.manifest).resolve()), expressions=args.expressions, lightings=args.lightings,
-        image_size=args.image_size, model=model, loss=loss, augment=args.augment,
+        image_size=args.image_size, model=model, loss=loss, augment=not args.no_augment,
+        recolor_checkpoints=[str(Path(c).resolve()) for c in args.recolor_checkpoint],
+        white_balance=not args.no_white_balance,
         q_checkpoint=str(Path(args.q_checkpoint).resolve()) if args.q_checkpoint else None,
         identity=args.identity, identity_weights=args.identity_weights, batch_size=args.batch_size,
         lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic,
