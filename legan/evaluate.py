@@ -33,7 +33,7 @@ import torch
 from legan.data.dataset import image_to_tensor, load_face
 from legan.data.manifest import read_manifest, resolve_path
 from legan.data.pairs import EvalSet, EvalSetError, build_evalset, load_evalset
-from legan.translator import NoEditTranslator, Translator, TranslatorError, load_translator
+from legan.translator import MeanFaceTranslator, NoEditTranslator, Translator, TranslatorError, load_translator
 from legan.validation import input_dependence, pair_groups, self_match_hits
 
 BOOTSTRAP_SAMPLES = 1000
@@ -362,13 +362,16 @@ def evaluate_translators(translators: dict[str, Translator], evalset: EvalSet, o
     suite = MetricSuite(device, q_checkpoint, attribute_classifier)
     subjects = batch.pairs["subject"].to_numpy()
     everything = {**translators, NO_EDIT_ROW: NoEditTranslator(evalset.expressions, evalset.lightings, image_size)}
+    if evalset.manifest("train").is_file():  # what "one face per target" would score
+        mean = MeanFaceTranslator(evalset.manifest("train"), evalset.expressions, evalset.lightings, image_size)
+        everything[mean.name] = mean
     rows, per_pair, outputs = [], batch.pairs.copy(), {}
     total = len(everything) + 1
     for step, (name, translator) in enumerate(everything.items()):
         if should_stop is not None and should_stop():
             raise KeyboardInterrupt("evaluation stopped")
         out = translate_pairs(translator, batch, evalset)
-        if name != NO_EDIT_ROW:
+        if name in translators:
             outputs[name] = out
             if save_images:
                 save_outputs(out, batch.pairs, out_dir / "outputs" / name)
@@ -387,7 +390,8 @@ def evaluate_translators(translators: dict[str, Translator], evalset: EvalSet, o
                  f"{image_size} px; evaluation set hash {evalset.content_hash[:12]}",
                  "real: the real targets' quality; match and distance between the input photo and the "
                  "target photo (two real photos of the subject)",
-                 "no edit: the input returned unchanged",
+                 "no edit: the input returned unchanged; mean face (train): the training split's mean image of the "
+                 "target condition, whatever the input (what a generator collapsed to one face per target scores)",
                  f"self-match: share of outputs closer (pixel Pearson) to their own input than to the other "
                  f"subjects' inputs given the same conditions; chance {suite.self_match_chance:.3f}. input "
                  "dependence: spread of the outputs across subjects over the spread of their inputs (0: every "

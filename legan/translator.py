@@ -5,7 +5,9 @@
 
 LEGAN and StarGAN checkpoints come from legan.train; StarGAN-v2 checkpoints (arch "stargan-v2")
 are loaded by legan.stargan_v2, whose translator uses its EMA generator. `NoEditTranslator`
-returns its input: the "no edit" row that tells whether a model beats doing nothing.
+returns its input: the "no edit" row that tells whether a model beats doing nothing;
+`MeanFaceTranslator` ignores its input and returns the training split's mean face of the
+target condition: the row a generator that collapsed to one face per target would match.
 """
 from __future__ import annotations
 
@@ -101,3 +103,33 @@ def load_translator(path: str | Path, device: str | torch.device = "cpu",
         raise TranslatorError(MSG_NOT_A_CHECKPOINT.format(path=path, detail=exc)) from exc
     return GeneratorTranslator(name or arch, G.to(device).eval(), list(config.expressions),
                                list(config.lightings), config.image_size, arch, device)
+
+
+class MeanFaceTranslator:
+    """The mean training image of each (expression, lighting); combinations the training split
+    lacks get the mean of the lighting's and the expression's means. Input-independent."""
+
+    name = "mean face (train)"
+    arch = "mean"
+
+    def __init__(self, manifest: str | Path, expressions: Sequence[str], lightings: Sequence[str],
+                 image_size: int) -> None:
+        from legan.data.dataset import LeganDataset
+
+        self.expressions, self.lightings, self.image_size = list(expressions), list(lightings), image_size
+        data = LeganDataset(manifest, self.expressions, self.lightings, image_size=image_size)
+        n_e, n_l = len(self.expressions), len(self.lightings)
+        sums = torch.zeros(n_e, n_l, 3, image_size, image_size)
+        counts = torch.zeros(n_e, n_l)
+        for i in range(len(data)):
+            item = data[i]
+            sums[item["expression"], item["lighting"]] += item["image"]
+            counts[item["expression"], item["lighting"]] += 1
+        by_e = sums.sum(1) / counts.sum(1).clamp_min(1)[:, None, None, None]  # (n_e, 3, S, S)
+        by_l = sums.sum(0) / counts.sum(0).clamp_min(1)[:, None, None, None]  # (n_l, 3, S, S)
+        fallback = (by_e[:, None] + by_l[None]) / 2
+        present = (counts > 0)[:, :, None, None, None]
+        self.means = torch.where(present, sums / counts.clamp_min(1)[:, :, None, None, None], fallback)
+
+    def translate(self, images, target_expression, target_lighting):
+        return self.means[target_expression.cpu(), target_lighting.cpu()]

@@ -28,7 +28,7 @@ def test_all_models_are_trained_evaluated_and_reported(finished):
     root, _ = finished
     out = root / "results" / "t"
     table = pd.read_csv(out / "table1.csv")
-    assert list(table["model"]) == [*DEFAULT_MODELS, "no edit", "real"]
+    assert list(table["model"]) == [*DEFAULT_MODELS, "no edit", "mean face (train)", "real"]
     md = (out / "table1.md").read_text()
     assert "SIMULATED crowd labels" in md and "held-out subjects" in md
     meta = json.loads((out / "run.json").read_text())

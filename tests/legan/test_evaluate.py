@@ -53,12 +53,14 @@ def test_evaluation_cli_writes_the_table_outputs_and_grid(evalset, checkpoint, t
                  "--out", str(out)])
     assert code == 0
     table = pd.read_csv(out / "table1.csv")
-    assert list(table["model"]) == ["tiny", "no edit", "real"]
+    assert list(table["model"]) == ["tiny", "no edit", "mean face (train)", "real"]
     pairs = evalset.pairs("test")
     assert (table["pairs"] == len(pairs)).all()
     no_edit = table.set_index("model").loc["no edit"]
     assert no_edit["verified"] == 1.0  # an unchanged input is its own person
     assert no_edit["self_match"] == 1.0 and no_edit["input_dependence"] == pytest.approx(1.0)
+    mean = table.set_index("model").loc["mean face (train)"]
+    assert mean["input_dependence"] == 0.0  # one face per target, whatever the input
     tiny = table.set_index("model").loc["tiny"]
     for key in ("ssim", "lpips", "match", "distance", "self_match"):
         assert tiny[f"{key}_lo"] <= tiny[key] + 1e-9 <= tiny[f"{key}_hi"] + 2e-9
@@ -96,3 +98,14 @@ def test_cluster_bootstrap_resamples_subjects():
     assert cluster_bootstrap(np.ones(4), np.array(["a", "a", "b", "b"])) == (1.0, 1.0)
     lo, hi = cluster_bootstrap(values, np.array(["a", "a", "b", "b"]), n=2000)
     assert (lo, hi) == (0.0, 1.0)  # two subjects: a resample holds a's pairs only, b's only, or both
+
+
+def test_mean_face_is_the_training_mean_of_the_target_condition(evalset):
+    from legan.translator import MeanFaceTranslator
+
+    mean = MeanFaceTranslator(evalset.manifest("train"), EXPRESSIONS, LIGHTINGS, 32)
+    data = LeganDataset(evalset.manifest("train"), EXPRESSIONS, LIGHTINGS, image_size=32)
+    happy_left = torch.stack([data[i]["image"] for i in range(len(data))
+                              if (data[i]["expression"], data[i]["lighting"]) == (1, 1)]).mean(0)
+    out = mean.translate(torch.zeros(2, 3, 32, 32), torch.tensor([1, 1]), torch.tensor([1, 1]))
+    assert torch.allclose(out[0], happy_left, atol=1e-6) and torch.equal(out[0], out[1])
