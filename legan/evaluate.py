@@ -321,9 +321,10 @@ def save_grid(batch: PairBatch, outputs: dict[str, torch.Tensor], path: Path, co
 def format_cell(row: dict, key: str) -> str:
     if row.get(key) is None or (isinstance(row[key], float) and np.isnan(row[key])):
         return "–"
+    value, lo, hi = (round(row.get(k) or 0.0, 3) + 0.0 for k in (key, f"{key}_lo", f"{key}_hi"))  # no "-0.000"
     if row.get(f"{key}_lo") is None:
-        return f"{row[key]:.3f}"
-    return f"{row[key]:.3f} [{row[f'{key}_lo']:.3f}, {row[f'{key}_hi']:.3f}]"
+        return f"{value:.3f}"
+    return f"{value:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def write_table(rows: list[dict], columns, out_dir: Path, stem: str = "table1",
