@@ -107,6 +107,7 @@ class Plan:
     device: str
     seed: int = 0
     q_labels: Optional[Path] = None
+    evaluate_only: bool = False  # evaluate an earlier run's finished checkpoints; train nothing
     sources: dict = field(default_factory=dict)  # dataset name -> folder (overrides data_root/name)
 
     @property
@@ -184,11 +185,47 @@ def train_quality_model(plan: Plan, evalset: EvalSet) -> tuple[Path, str]:
                           checkpoint_every=max(50, p.q_steps // 4), warmup_steps=min(100, p.q_steps // 10))
     log(f"Q ({p.q_steps} steps) on {source}")
     result = q_train(config, run_dir=q_dir / "run", resume=(q_dir / "run").is_dir())  # a finished run returns at once
+    return Path(result.checkpoint_path), source + quality_held_out(q_dir)
+
+
+def quality_held_out(q_dir: Path) -> str:
     held_out = q_dir / "run" / "eval" / "test_metrics.json"
-    if held_out.is_file():
-        m = json.loads(held_out.read_text())
-        source += f"; Q on its own held-out labels: {', '.join(f'{k} {v:.3f}' for k, v in m.items() if isinstance(v, float))}"
-    return Path(result.checkpoint_path), source
+    if not held_out.is_file():
+        return ""
+    m = json.loads(held_out.read_text())
+    return f"; Q on its own held-out labels: {', '.join(f'{k} {v:.3f}' for k, v in m.items() if isinstance(v, float))}"
+
+
+def trained_artifacts(plan: Plan, evalset: EvalSet) -> tuple[dict, Path, str, Optional[Path]]:
+    """--evaluate-only: the finished checkpoints, Q and attribute classifier of an earlier run of
+    this plan; nothing is trained. A missing or unfinished one is an error, not a retrain."""
+    import re
+
+    import torch
+
+    from legan.checkpoint import latest_checkpoint
+
+    checkpoints = {}
+    for model in plan.models:
+        folder = plan.root / "models" / model / "checkpoints"
+        try:
+            path = latest_checkpoint(folder)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"--evaluate-only: {model} has no checkpoint ({exc}); run without it to train") from exc
+        done = torch.load(path, map_location="cpu", weights_only=False)["iteration"]
+        wanted = model_config(plan, evalset, model, Path("q.pt")).max_iterations
+        if done < wanted:
+            raise SystemExit(f"--evaluate-only: {model} stopped at iteration {done} of {wanted}; run without it to resume")
+        checkpoints[model] = path
+    q_dir = plan.root / "quality"
+    step = lambda p: int(re.findall(r"\d+", p.stem)[-1])  # noqa: E731  (ckpt-0002000 or checkpoint-00002000)
+    q_found = sorted((q_dir / "run" / "checkpoints").glob("*.pt"), key=step)
+    attributes = plan.root / "attributes" / "classifier.pt"
+    if not q_found or not attributes.is_file():
+        raise SystemExit(f"--evaluate-only: no trained Q or attribute classifier under {plan.root}")
+    source = (f"crowd labels ({plan.q_labels})" if plan.q_labels else
+              "SIMULATED crowd labels (quality.simulate) over the real training-split faces, hull-masked")
+    return checkpoints, q_found[-1], source + quality_held_out(q_dir), attributes
 
 
 def simulate_labels(evalset: EvalSet, out_dir: Path, size: int, seed: int) -> Path:
@@ -365,9 +402,12 @@ def run(plan: Plan, argv: list[str]) -> Path:
         return value
 
     evalset = timed("data", prepare_evalset, plan)
-    q_checkpoint, q_source = timed("Q", train_quality_model, plan, evalset)
-    attributes = timed("attribute classifier", train_attributes, plan, evalset)
-    checkpoints = {m: timed(f"train {m}", train_model, plan, evalset, m, q_checkpoint) for m in plan.models}
+    if plan.evaluate_only:
+        checkpoints, q_checkpoint, q_source, attributes = trained_artifacts(plan, evalset)
+    else:
+        q_checkpoint, q_source = timed("Q", train_quality_model, plan, evalset)
+        attributes = timed("attribute classifier", train_attributes, plan, evalset)
+        checkpoints = {m: timed(f"train {m}", train_model, plan, evalset, m, q_checkpoint) for m in plan.models}
     log("evaluating on the test pairs")
     translators = {m: load_translator(path, plan.device, name=m) for m, path in checkpoints.items()}
     notes = [f"Q: {q_source}", plan.preset.note]
@@ -395,6 +435,11 @@ def run(plan: Plan, argv: list[str]) -> Path:
             "evalset": json.loads((evalset.root / "evalset.json").read_text()),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     meta["evalset"].pop("source_manifest", None)  # a local path
+    previous = out / "run.json"
+    if plan.evaluate_only and previous.is_file():  # the run that trained these checkpoints
+        before = json.loads(previous.read_text())
+        meta["trained_by"] = before.get("trained_by") or {k: before.get(k) for k in (
+            "command", "git_commit", "device", "wall_seconds", "seconds_by_stage", "finished")}
     (out / "run.json").write_text(json.dumps(meta, indent=2))
     log(f"done in {wall / 60:.1f} min: {out}")
     print(result.table_md.read_text())
@@ -415,6 +460,8 @@ def parse_args(argv: list[str]) -> Plan:
     parser.add_argument("--q-labels", type=Path, help="a platform label export to train Q on (else simulated)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="evaluate the finished checkpoints of an earlier run again (e.g. after a metric changed)")
     args = parser.parse_args(argv)
     preset = PRESETS[args.preset]
     if args.datasets:
@@ -434,7 +481,7 @@ def parse_args(argv: list[str]) -> Plan:
     name = args.name or f"table1-{args.preset}"
     return Plan(name=name, preset=preset, models=models, runs=args.runs, results=args.results / name,
                 data_root=args.data_root, device=args.device, seed=args.seed, q_labels=args.q_labels,
-                sources=sources)
+                sources=sources, evaluate_only=args.evaluate_only)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

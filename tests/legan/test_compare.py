@@ -48,6 +48,17 @@ def test_a_second_run_resumes_from_checkpoints(finished):
     before = {p: p.stat().st_mtime_ns for p in checkpoints}
     main(args)
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == before
+    main(args + ["--evaluate-only"])  # a new table from the same checkpoints
+    assert {p: p.stat().st_mtime_ns for p in checkpoints} == before
+    meta = json.loads((root / "results" / "t" / "run.json").read_text())
+    assert meta["trained_by"]["command"].startswith("python -m legan.compare --preset smoke")
+
+
+def test_evaluate_only_refuses_what_was_never_trained(finished, tmp_path):
+    _, args = finished
+    with pytest.raises(SystemExit, match="has no checkpoint"):
+        runs = args.index("--runs") + 1
+        main(args[:runs] + [str(tmp_path)] + args[runs + 1:] + ["--evaluate-only"])
 
 
 def test_the_baseline_is_stargan_as_its_authors_train_it(finished):
