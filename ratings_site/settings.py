@@ -166,6 +166,8 @@ if CELERY_BROKER_URL.startswith("redis"):
 CELERY_TASK_ROUTES = {"ratings_site.training.tasks.*": {"queue": "gpu"}}
 RUNS_ROOT = env_str("RUNS_ROOT", str(VAR_DIR / "runs"))
 TRAINING_HEARTBEAT_STALE_SECONDS = env_int("TRAINING_HEARTBEAT_STALE_SECONDS", 300)
+# The evaluation a LEGAN "Evaluate" job runs (same signature as legan.evaluate.evaluate_checkpoint).
+LEGAN_EVALUATE_FUNCTION = env_str("LEGAN_EVALUATE_FUNCTION", "legan.evaluate.evaluate_checkpoint")
 CELERY_BEAT_SCHEDULE = {
     "expire-abandoned-assignments": {
         "task": "ratings_site.studies.tasks.assignments_expire_stale_task",

@@ -20,6 +20,7 @@ class Job(models.Model):
         TRAIN_Q = "train_q", "train quality model Q"
         SCORE_Q = "score_q", "score images with Q"
         TRAIN_LEGAN = "train_legan", "train LEGAN"
+        EVALUATE_LEGAN = "evaluate_legan", "evaluate LEGAN"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -7,7 +7,8 @@ from django.urls import path
 from ratings_site.labels.admin import ComputedAdmin
 from ratings_site.studies.errors import ServiceError
 
-from .forms import LeganTrainForm
+from .evaluate_jobs import legan_evaluation_latest, legan_evaluation_start
+from .forms import LeganEvaluateForm, LeganTrainForm
 from .legan_jobs import legan_training_start
 from .models import ImageScore, LeganModelVersion, QualityModelVersion
 from .services import quality_version_make_current
@@ -59,8 +60,35 @@ class QualityModelVersionAdmin(admin.ModelAdmin):
 @admin.register(LeganModelVersion)
 class LeganModelVersionAdmin(admin.ModelAdmin):
     list_display = ("number", "is_current", "quality_version", "created_at")
-    readonly_fields = ("number", "job", "quality_version", "checkpoint", "config", "metrics", "is_current", "created_at")
+    readonly_fields = ("number", "job", "quality_version", "checkpoint", "config", "evaluation", "metrics", "is_current", "created_at")
     change_list_template = "admin/training/leganmodelversion/change_list.html"
+    actions = ["evaluate"]
+
+    @admin.display(description="evaluation")
+    def evaluation(self, obj):
+        from .evaluate_html import evaluation_html
+
+        return evaluation_html(legan_evaluation_latest(obj)) if obj.pk else "-"
+
+    @admin.action(description="Evaluate (test split of an evaluation set, GPU queue)")
+    def evaluate(self, request, queryset):
+        if not request.user.has_perm("training.start_training"):
+            messages.error(request, "Only ML staff may start evaluations.")
+            return None
+        form = LeganEvaluateForm(request.POST if "pairs_manifest" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for version in queryset:
+                try:
+                    job = legan_evaluation_start(pairs_manifest=form.cleaned_data["pairs_manifest"], version=version,
+                                                 user=request.user)
+                except ServiceError as exc:
+                    messages.error(request, f"{version}: {exc.message}")
+                else:
+                    messages.info(request, f"{version}: evaluation job #{job.pk} queued; the table shows on the version's page.")
+            return None
+        context = {**self.admin_site.each_context(request), "form": form, "versions": queryset, "title": "Evaluate LEGAN",
+                   "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        return render(request, "admin/training/leganmodelversion/evaluate.html", context)
 
     def has_add_permission(self, request):
         return False
@@ -81,6 +109,14 @@ class LeganModelVersionAdmin(admin.ModelAdmin):
                 form.add_error(None, exc.message)
             else:
                 messages.success(request, f"LEGAN training job #{job.pk} {job.status}.")
+                if form.cleaned_data.get("evaluate_pairs"):
+                    try:
+                        evaluation = legan_evaluation_start(pairs_manifest=form.cleaned_data["evaluate_pairs"], after_job=job,
+                                                            user=request.user)
+                    except ServiceError as exc:
+                        messages.error(request, f"No evaluation queued: {exc.message}")
+                    else:
+                        messages.success(request, f"Evaluation job #{evaluation.pk} runs when training has made its version.")
                 return redirect("admin:jobs_job_change", job.pk)
         context = {**self.admin_site.each_context(request), "form": form, "title": "Train LEGAN", "opts": self.model._meta}
         return render(request, "admin/training/leganmodelversion/train.html", context)

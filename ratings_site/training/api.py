@@ -12,6 +12,7 @@ from ratings_site.studies.models import Study
 
 from ratings_site.jobs.models import Job
 
+from .evaluate_jobs import legan_evaluation_start
 from .legan_jobs import legan_edit_upload, legan_training_start
 from .models import LeganModelVersion, QualityModelVersion
 from .services import quality_score_upload, quality_scoring_start, quality_training_start
@@ -126,6 +127,26 @@ class LeganTrain(APIView):
         data = form.validated_data
         job = legan_training_start(config=data["config"], quality_version=data.get("quality_version"),
                                    after_job=data.get("after_job"), user=request.user)
+        return Response(JobSerializer(job).data, status=202)
+
+
+class LeganEvaluateSerializer(serializers.Serializer):
+    pairs_manifest = serializers.CharField(help_text="Evaluation set folder (test split) or its pairs_<split>.csv, on the GPU worker.")
+    version = serializers.PrimaryKeyRelatedField(queryset=LeganModelVersion.objects.all(), required=False)
+    after_job = serializers.PrimaryKeyRelatedField(queryset=Job.objects.all(), required=False,
+                                                   help_text="A LEGAN training job: evaluate the version it makes.")
+
+
+class LeganEvaluate(APIView):
+    permission_classes = [has_perm("training.start_training")]
+
+    @extend_schema(request=LeganEvaluateSerializer, responses={202: JobSerializer})
+    def post(self, request):
+        form = LeganEvaluateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        job = legan_evaluation_start(pairs_manifest=data["pairs_manifest"], version=data.get("version"),
+                                     after_job=data.get("after_job"), user=request.user)
         return Response(JobSerializer(job).data, status=202)
 
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("quality/score/", api.QualityScore.as_view(), name="quality-score"),
     path("legan/train/", api.LeganTrain.as_view(), name="legan-train"),
     path("legan/versions/", api.LeganVersions.as_view(), name="legan-versions"),
+    path("legan/evaluate/", api.LeganEvaluate.as_view(), name="legan-evaluate"),
     path("legan/edit/", api.LeganEdit.as_view(), name="legan-edit"),
 ]

@@ -17,6 +17,8 @@ class LeganTrainForm(forms.Form):
                                        required=False, help_text="Start when this Q job has made its model.")
     quality_version = forms.ModelChoiceField(queryset=QualityModelVersion.objects.all(), required=False,
                                              help_text="Or train on this Q version (default: the current one).")
+    evaluate_pairs = forms.CharField(required=False, help_text="Then evaluate the trained version on this evaluation set "
+                                     "(its folder or pairs_<split>.csv, on the GPU worker); empty: no evaluation.")
 
     def clean_options(self):
         try:
@@ -32,3 +34,7 @@ class LeganTrainForm(forms.Form):
         split = lambda text: [p.strip() for p in text.split(",") if p.strip()]  # noqa: E731
         return {**data["options"], "manifest": data["manifest"], "expressions": split(data["expressions"]),
                 "lightings": split(data["lightings"])}
+
+
+class LeganEvaluateForm(forms.Form):
+    pairs_manifest = forms.CharField(help_text="The evaluation set on the GPU worker: its folder (test split) or its pairs_<split>.csv.")

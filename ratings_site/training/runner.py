@@ -113,13 +113,17 @@ def training_job_run(
 
 
 def _release_chained(job_id: int) -> None:
-    """Jobs queued to run after this one (LEGAN after Q) start now, or fail with it."""
+    """Jobs queued to run after this one (LEGAN after Q, evaluation after LEGAN) start now,
+    or fail with it."""
+    from .evaluate_jobs import legan_evaluations_release
     from .legan_jobs import legan_jobs_release
-    from .models import QualityModelVersion
+    from .models import LeganModelVersion, QualityModelVersion
 
     job = Job.objects.get(pk=job_id)
     if job.kind == Job.Kind.TRAIN_Q:
         legan_jobs_release(q_job=job, version=QualityModelVersion.objects.filter(job=job).first())
+    elif job.kind == Job.Kind.TRAIN_LEGAN:
+        legan_evaluations_release(legan_job=job, version=LeganModelVersion.objects.filter(job=job).first())
 
 
 def run_dir_remove(job: Job) -> None:

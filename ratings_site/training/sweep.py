@@ -15,12 +15,13 @@ def _task_for(kind: str):
         Job.Kind.TRAIN_Q: tasks.train_quality_task,
         Job.Kind.SCORE_Q: tasks.score_quality_task,
         Job.Kind.TRAIN_LEGAN: tasks.train_legan_task,
+        Job.Kind.EVALUATE_LEGAN: tasks.evaluate_legan_task,
     }.get(kind)
 
 
 def training_jobs_resume_stale() -> list[int]:
     resent = []
-    for job in jobs_stale(kinds=[Job.Kind.TRAIN_Q, Job.Kind.SCORE_Q, Job.Kind.TRAIN_LEGAN], stale_after=heartbeat_stale_after()):
+    for job in jobs_stale(kinds=[Job.Kind.TRAIN_Q, Job.Kind.SCORE_Q, Job.Kind.TRAIN_LEGAN, Job.Kind.EVALUATE_LEGAN], stale_after=heartbeat_stale_after()):
         task = _task_for(job.kind)
         if task is not None:
             task.delay(job.pk)
