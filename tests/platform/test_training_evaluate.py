@@ -145,10 +145,10 @@ def test_a_chained_evaluation_fails_with_its_training(runs_root, evalset):
     legan_job = Job.objects.create(kind=Job.Kind.TRAIN_LEGAN, status=Job.Status.QUEUED)
     evaluation = legan_evaluation_start(pairs_manifest=str(evalset.root), after_job=legan_job)
     from ratings_site.jobs.services import job_fail
-    from ratings_site.training.tasks import _release_evaluations
+    from ratings_site.training.runner import _release_chained
 
     job_fail(job_id=legan_job.pk, exc=RuntimeError("out of memory"))
-    _release_evaluations(Job.objects.get(pk=legan_job.pk))  # what the LEGAN task runs when it ends
+    _release_chained(legan_job.pk)
     evaluation.refresh_from_db()
     assert evaluation.status == Job.Status.FAILED and f"LEGAN job #{legan_job.pk} ended failed" in evaluation.error
 
@@ -193,5 +193,5 @@ def test_a_real_worker_runs_the_evaluation(tmp_path, settings, runs_root, evalse
         worker.terminate()
         worker.wait(timeout=30)
     assert done.status == Job.Status.SUCCEEDED, done.error + (tmp_path / "worker.log").read_text()[-2000:]
-    assert done.worker and len(done.result["rows"]) == 4 and done.result["files"]["grid_png"]
+    assert done.worker and len(done.result["rows"]) == 4 and done.result["files"]["grid_png"]  # model, no edit, mean face, real
     assert LeganModelVersion.objects.get(pk=version.pk).metrics["evaluation"]["job"] == done.pk
