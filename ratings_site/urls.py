@@ -23,4 +23,8 @@ urlpatterns = [
 if not settings.AWS_STORAGE_BUCKET_NAME:
     # Local media for staff pages (admin thumbnails, exports). Raters never get a media URL:
     # they see images only through the rating view, which enforces the viewing window.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", staff_member_required(serve), {"document_root": settings.MEDIA_ROOT})]
+    @staff_member_required
+    def media(request, path):
+        return serve(request, path, document_root=settings.MEDIA_ROOT)  # read per request, not at import
+
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", media)]
