@@ -16,6 +16,7 @@ from ratings_site.studies.fast_rating import item_next_fast, rating_insert_fast
 from ratings_site.studies.selectors import batches_progress
 from ratings_site.studies.services import (
     assignment_access,
+    assignment_check_consented,
     assignment_submit,
     item_next,
     rating_submit,
@@ -117,6 +118,8 @@ class RateNext(_RaterEndpoint):
         if fast is not None:
             return Response({"done": False, "image_url": reverse("rating:image", args=[token, fast["item"]]), **fast})
         assignment = assignment_access(token=token)
+        if assignment.status == assignment.Status.ACTIVE:
+            assignment_check_consented(assignment)
         nxt = item_next(assignment=assignment)
         if nxt is None:
             assignment = assignment_submit(assignment=assignment)

@@ -8,7 +8,6 @@ point PROLIFIC_BASE_URL at a test server.
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -21,6 +20,7 @@ from prolific.submissions import approve_submission, list_submissions, reject_su
 from ratings_site.crowd.providers.base import CrowdProvider, RaterIdentity, SyncReport
 from ratings_site.studies.errors import ServiceError
 from ratings_site.studies.models import Assignment
+from ratings_site.studies.selectors import study_task_summary
 
 from . import clients, errors
 from .common import (
@@ -35,7 +35,6 @@ from .common import (
     tracked_job,
 )
 from .models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
-from .mturk_specs import planned_batch_sizes
 from .submissions import (
     APPROVE,
     HOLD,
@@ -93,8 +92,7 @@ class ProlificProvider(CrowdProvider):
         return self.study.n_batches * self.study.raters_per_batch
 
     def estimated_minutes(self) -> int:
-        images = max(planned_batch_sizes(self.study).values(), default=1)
-        return max(1, math.ceil(images * self.study.viewing_seconds / 60))
+        return study_task_summary(self.study).expected_minutes
 
     def launch_cost(self, market: MarketplaceSettings) -> Decimal:
         return _money(self.places * market.reward_per_batch * (1 + market.prolific_fee_rate))

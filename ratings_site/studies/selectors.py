@@ -1,4 +1,7 @@
-"""Reads for studies: progress per batch, counts for list pages."""
+"""Reads for studies: progress per batch, counts for list pages, what a task asks of a rater."""
+import math
+from dataclasses import dataclass
+
 from django.db.models import Count, Q
 
 from .models import Assignment, Batch, BatchItem, Rating, Study
@@ -36,3 +39,58 @@ def studies_with_progress():
             "batches__assignments", filter=Q(batches__assignments__status=Assignment.Status.SUBMITTED), distinct=True
         ),
     )
+
+
+def planned_batch_sizes(study: Study) -> dict[int, int]:
+    """Images per batch index: the real batches when built, else what the launch will build."""
+    built = dict(Batch.objects.filter(study=study).annotate(n=Count("items")).values_list("index", "n"))
+    if built:
+        return built
+    golds = study.gold_items.count() if study.pk else 0
+    n = study.n_batches
+    return {i: len(range(i, study.sample_size, n)) + golds for i in range(n)}
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """What one rater's task is, in the words every page uses (one source of truth)."""
+
+    images_per_task: int  # the largest batch: a rater rates one batch
+    n_batches: int
+    raters_per_batch: int
+    expected_minutes: int
+    minutes_estimated: bool
+
+    @property
+    def places(self) -> int:
+        """How many raters the whole study takes."""
+        return self.n_batches * self.raters_per_batch
+
+    @property
+    def for_raters(self) -> str:
+        return f"{self.images_per_task} images, about {self.expected_minutes} min"
+
+    @property
+    def for_researchers(self) -> str:
+        return (
+            f"{self.n_batches} batch{'es' if self.n_batches != 1 else ''} of up to {self.images_per_task} images; "
+            f"each batch rated by {self.raters_per_batch} rater{'s' if self.raters_per_batch != 1 else ''} "
+            f"({self.places} rater places); one rater rates one batch"
+        )
+
+
+def study_task_summary(study: Study) -> TaskSummary:
+    images = max(planned_batch_sizes(study).values(), default=1) or 1
+    # Upper bound: every image viewed for its whole window.
+    estimate = max(1, math.ceil(images * study.viewing_seconds / 60))
+    return TaskSummary(
+        images_per_task=images, n_batches=study.n_batches, raters_per_batch=study.raters_per_batch,
+        expected_minutes=study.expected_minutes or estimate, minutes_estimated=not study.expected_minutes,
+    )
+
+
+def study_is_full(study: Study) -> bool:
+    """True when every batch has all its raters (working or done): a newcomer would get nothing."""
+    taken = Count("assignments", filter=Q(assignments__status__in=[Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED]))
+    batches = Batch.objects.filter(study=study)
+    return batches.exists() and not batches.annotate(taken=taken).filter(taken__lt=study.raters_per_batch).exists()

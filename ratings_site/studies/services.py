@@ -156,6 +156,18 @@ def assignment_allocate(
         )
 
 
+def assignment_consent(*, assignment: Assignment, now: datetime | None = None) -> Assignment:
+    """Record that the rater accepted the study's consent statement (the first time only)."""
+    Assignment.objects.filter(pk=assignment.pk, consented_at__isnull=True).update(consented_at=now or timezone.now())
+    assignment.refresh_from_db(fields=["consented_at"])
+    return assignment
+
+
+def assignment_check_consented(assignment: Assignment) -> None:
+    if assignment.consented_at is None:
+        raise ServiceError(errors.CONSENT_REQUIRED, code="consent_required", status=403)
+
+
 # --- Serving items and taking ratings ------------------------------------------------
 
 @dataclass

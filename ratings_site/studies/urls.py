@@ -8,4 +8,5 @@ urlpatterns = [
     path("rate/<str:token>/", rater_views.rate_page, name="rate"),
     path("rate/<str:token>/image/<int:item_id>/", rater_views.rate_image, name="image"),
     path("rate/<str:token>/done/", rater_views.done_page, name="done"),
+    path("examples/<str:token>/<str:kind>/", rater_views.example_image, name="example"),
 ]

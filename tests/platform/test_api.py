@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from ratings_site.labels.services import labels_compute
 from ratings_site.studies.models import Assignment, Study
-from ratings_site.studies.services import assignment_allocate, item_next
+from ratings_site.studies.services import assignment_allocate, assignment_consent, item_next
 
 from .factories import make_study_with_images, rater
 from .test_labels import finish
@@ -95,7 +95,7 @@ def test_export_job_and_download(api, django_capture_on_commit_callbacks):
 @pytest.fixture
 def token():
     study = make_study_with_images(n_images=3, n_batches=1)
-    return assignment_allocate(study=study, rater=rater("a")).token
+    return assignment_consent(assignment=assignment_allocate(study=study, rater=rater("a"))).token
 
 
 def test_rating_flow_over_the_api(token):

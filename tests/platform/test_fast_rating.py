@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from ratings_site.studies.models import Assignment, ItemView, Rating
-from ratings_site.studies.services import assignment_allocate, item_next
+from ratings_site.studies.services import assignment_allocate, assignment_consent, item_next
 
 from .factories import make_study_with_images, rater
 
@@ -20,7 +20,7 @@ def served():
     if connection.vendor != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's")
     study = make_study_with_images(n_images=3, n_batches=1, viewing_seconds=60, answer_grace_seconds=30)
-    assignment = assignment_allocate(study=study, rater=rater("fast"))
+    assignment = assignment_consent(assignment=assignment_allocate(study=study, rater=rater("fast")))
     return assignment, item_next(assignment=assignment).item.pk
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def start(client, invitation):
-    response = client.post(f"/r/{invitation.token}/")
+    response = client.post(f"/r/{invitation.token}/", {"consent": "yes"})
     assert response.status_code == 302, response.content
     return response["Location"]
 
@@ -36,7 +36,7 @@ def test_single_use_invitation_admits_one_rater_but_lets_them_back_in(client, dj
     first = start(client, inv)
     assert start(client, inv) == first  # same browser: same rater, same batch
     stranger = type(client)()
-    refused = stranger.post(f"/r/{inv.token}/")
+    refused = stranger.post(f"/r/{inv.token}/", {"consent": "yes"})
     assert refused.status_code == 410 and b"already been used" in refused.content
 
 
@@ -45,7 +45,7 @@ def test_open_invitation_respects_its_cap(client):
     [inv] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=2)
     for _ in range(2):
         start(type(client)(), inv)
-    assert type(client)().post(f"/r/{inv.token}/").status_code == 410
+    assert type(client)().post(f"/r/{inv.token}/", {"consent": "yes"}).status_code == 410
 
 
 def test_rating_page_post_redirect_get_and_completion_code(client):

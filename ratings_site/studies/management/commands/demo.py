@@ -17,6 +17,7 @@ from ratings_site.catalog.models import Image, Source
 from ratings_site.catalog.services import images_import_manifest
 from ratings_site.crowd.models import Invitation
 from ratings_site.crowd.services import invitations_create
+from ratings_site.studies.selectors import study_task_summary
 from ratings_site.demo.faces import demo_faces_write
 from ratings_site.demo.processes import stop, wait_http, web_start, worker_start
 from ratings_site.demo.raters import SimulatedRater, rater_run
@@ -106,7 +107,7 @@ class Command(BaseCommand):
         )
         study.sources.set(Source.objects.filter(slug="demo"))
         study = study_launch(study=study)
-        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=n_batches * 3)
+        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=study_task_summary(study).places)
         latent = dict(zip(images.image_id, images.latent))
         item_latent = {item_id: latent[image_id] for item_id, image_id in
                        BatchItem.objects.filter(batch__study=study).values_list("id", "image_id")}
@@ -146,10 +147,15 @@ class Command(BaseCommand):
         raise CommandError("the worker did not finish in time; see var/logs/worker.log")
 
     def _study_for_people(self, images: pd.DataFrame, o) -> str:
+        ranked = images.sort_values("latent")
         study = Study.objects.create(
             name="Demo: rate it yourself", sample_size=min(12, len(images)), n_batches=1, raters_per_batch=3, seed=o["seed"] + 1,
+            example_natural_id=int(ranked.image_id.iloc[-1]), example_unnatural_id=int(ranked.image_id.iloc[0]),
         )
         study.sources.set(Source.objects.filter(slug="demo"))
         study_launch(study=study)
-        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=20, label="demo")
+        # The link admits exactly as many raters as the study has places; the next one sees "study full".
+        summary = study_task_summary(study)
+        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=summary.places, label="demo")
+        self.stdout.write(f"  rate-it-yourself study: {summary.for_researchers}")
         return f"/r/{link.token}/"
