@@ -18,7 +18,7 @@ class StudySerializer(serializers.ModelSerializer):
 
 
 class BatchProgressSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
+    number = serializers.IntegerField(help_text="The batch's number, from 1, as in the admin and exports.")
     ratings_done = serializers.IntegerField()
     ratings_needed = serializers.IntegerField()
     submitted = serializers.IntegerField()
@@ -28,10 +28,13 @@ class BatchProgressSerializer(serializers.Serializer):
 class LabelSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="image.source.slug")
     image_path = serializers.CharField(source="image.file.name")
+    original_name = serializers.CharField(source="image.original_name")
+    n_raters = serializers.IntegerField(source="n", help_text="Raters whose rating counts (the export's n_raters).")
 
     class Meta:
         model = Label
-        fields = ["id", "study", "image", "image_path", "source", "mean", "std", "n", "low_n", "computed_at"]
+        fields = ["id", "study", "image", "original_name", "image_path", "source", "mean", "std", "n", "n_raters", "low_n",
+                  "computed_at"]
 
 
 class ExportRequestSerializer(serializers.Serializer):

@@ -43,3 +43,15 @@ def invitation_redeem(*, invitation: Invitation) -> Rater:
 def rater_get_or_create(*, provider: str, environment: str, external_id: str) -> Rater:
     rater, _ = Rater.objects.get_or_create(provider=provider, environment=environment, external_id=external_id)
     return rater
+
+
+def invitation_open_ensure(*, study) -> Invitation:
+    """The study's open invitation link, created on first need with a cap equal to the
+    study's rater places, so the link and the study agree on how many raters fit."""
+    from ratings_site.studies.selectors import study_task_summary
+
+    existing = Invitation.objects.filter(study=study, kind=Invitation.Kind.OPEN, revoked=False, uses__lt=F("cap")).first()
+    if existing:
+        return existing
+    places = study_task_summary(study).places
+    return Invitation.objects.create(study=study, kind=Invitation.Kind.OPEN, cap=places, label="created at launch")

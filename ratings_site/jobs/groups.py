@@ -11,7 +11,7 @@ GROUP_PERMISSIONS = {
         ("studies", ["add_study", "change_study", "view_study", "launch_study", "export_labels", "add_golditem", "change_golditem",
                      "delete_golditem", "view_golditem", "view_batch"]),
         ("crowd", ["add_invitation", "change_invitation", "view_invitation", "view_rater"]),
-        ("labels", ["view_label", "view_raterstats"]),
+        ("labels", ["view_label", "view_raterstats", "add_raterexclusion", "view_raterexclusion"]),
         ("jobs", ["view_job"]),
         ("training", ["score_images", "view_qualitymodelversion", "view_imagescore", "view_leganmodelversion"]),
         ("preprocessing", ["run_face_analysis", "view_faceanalysis", "train_svm", "view_svmmodelversion", "view_svmscore",

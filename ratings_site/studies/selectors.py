@@ -26,7 +26,7 @@ def batches_progress(study: Study) -> list[dict]:
     for batch in batches:
         needed = items.get(batch.pk, 0) * study.raters_per_batch
         rows.append(
-            {"batch": batch, "index": batch.index, "ratings_done": done.get(batch.pk, 0), "ratings_needed": needed,
+            {"batch": batch, "number": batch.number, "ratings_done": done.get(batch.pk, 0), "ratings_needed": needed,
              "submitted": batch.submitted, "active": batch.active}
         )
     return rows
@@ -94,3 +94,25 @@ def study_is_full(study: Study) -> bool:
     taken = Count("assignments", filter=Q(assignments__status__in=[Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED]))
     batches = Batch.objects.filter(study=study)
     return batches.exists() and not batches.annotate(taken=taken).filter(taken__lt=study.raters_per_batch).exists()
+
+
+def study_live(study: Study) -> dict:
+    """What the study page refreshes while it is open: status, fill, batches, latest jobs."""
+    from ratings_site.jobs.models import Job
+
+    study.refresh_from_db(fields=["status", "completed_at", "agreement"])
+    batches = batches_progress(study)
+    submitted = sum(b["submitted"] for b in batches)
+    jobs = Job.objects.filter(study=study).order_by("-created_at")[:5]
+    alpha = (study.agreement or {}).get("krippendorff_alpha_interval")
+    return {
+        "status": study.status,
+        "raters_submitted": submitted,
+        "raters_needed": len(batches) * study.raters_per_batch,
+        "ratings_done": sum(b["ratings_done"] for b in batches),
+        "ratings_needed": sum(b["ratings_needed"] for b in batches),
+        "alpha": None if alpha is None else round(alpha, 3),
+        "batches": [{k: b[k] for k in ("number", "ratings_done", "ratings_needed", "submitted", "active")} for b in batches],
+        "jobs": [{"id": j.pk, "kind": j.get_kind_display(), "status": j.status, "done": j.progress_done, "total": j.progress_total}
+                 for j in jobs],
+    }

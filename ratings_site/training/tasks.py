@@ -39,3 +39,8 @@ def train_legan_task(self, job_id: int) -> None:
 def evaluate_legan_task(self, job_id: int) -> None:
     training_job_run(job_id=job_id, worker=self.request.hostname, body=legan_evaluate_body, stopped=EvaluationStopped,
                      plot=legan_evaluation_plots)
+
+
+# The beat schedule names the stale-job sweep by this module's neighbour; importing it here
+# registers it with every worker (autodiscovery only imports `tasks` modules).
+from .sweep import training_jobs_resume_stale_task  # noqa: E402,F401

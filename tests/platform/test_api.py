@@ -85,7 +85,7 @@ def test_export_job_and_download(api, django_capture_on_commit_callbacks):
     download = api.get(f"/api/jobs/{job_id}/download/")
     assert download.status_code == 200
     header = b"".join(download.streaming_content).decode().splitlines()[0]
-    assert header == "image_id,image_path,sha256,source,subject,mu,sigma,n,low_n,ddof,study_id"
+    assert header == "image_id,original_name,image_path,sha256,source,stratum,subject,mean,std,n_raters,low_n,ddof,study_id"
     bad = api.post(f"/api/studies/{study.pk}/exports/", {"format": "xlsx"}, format="json")
     assert bad.status_code == 400
 

@@ -31,4 +31,4 @@ def test_demo_runs_end_to_end_and_exports_labels(tmp_path):
     assert "Rate faces yourself" in result.stdout
     labels = pd.read_csv(tmp_path / "var" / "demo" / "labels.csv")
     assert list(labels.columns[:3]) == ["image_id", "image_path", "sha256"]
-    assert len(labels) >= 10 and (labels["n"] == 3).all() and labels["mu"].between(0, 10).all()
+    assert len(labels) >= 10 and (labels["n_raters"] == 3).all() and labels["mean"].between(0, 10).all()

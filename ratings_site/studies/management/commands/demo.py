@@ -126,12 +126,12 @@ class Command(BaseCommand):
         target.write_bytes(export.artifact.read())
         frame = pd.read_csv(target)
         truth = frame.image_id.map(latent)
-        rho = spearmanr(frame.mu, truth).statistic
+        rho = spearmanr(frame["mean"], truth).statistic
         alpha = job.result.get("krippendorff_alpha_interval")
         self.stdout.write(self.style.SUCCESS(
             f"Exported {len(frame)} labels to {target} (media root {settings.MEDIA_ROOT}).\n"
-            f"  Krippendorff's alpha {alpha:.3f}; Spearman(mu, simulator's latent) {rho:.3f}; "
-            f"mean sigma {frame.sigma.mean():.2f}"
+            f"  Krippendorff's alpha {alpha:.3f}; Spearman(mean, simulator's latent) {rho:.3f}; "
+            f"average std {frame['std'].mean():.2f}"
         ))
 
     def _wait(self, jobs, timeout=180):
