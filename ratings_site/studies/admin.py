@@ -275,16 +275,42 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Train Q from these labels (ML staff, GPU queue)")
     def train_quality(self, request, queryset):
-        from ratings_site.training.services import quality_training_start
+        """A form with Q's options and their defaults; checked, with the split sizes it would
+        give, before a job is queued."""
+        from django.shortcuts import render
 
-        if self._require(request, "training.start_training"):
-            for study in queryset:
-                try:
-                    job = quality_training_start(study=study, user=request.user)
-                except ServiceError as exc:
-                    messages.error(request, exc.message)
-                else:
-                    messages.info(request, f"{study}: Q training job #{job.pk} queued; follow it under Jobs.")
+        from ratings_site.training.forms import QualityTrainForm
+        from ratings_site.training.services import quality_split_sizes, quality_split_warnings, quality_training_start
+
+        if not self._require(request, "training.start_training"):
+            return None
+        if queryset.count() != 1:
+            messages.error(request, "Choose exactly one study to train Q on.")
+            return None
+        study = queryset.get()
+        form = QualityTrainForm(request.POST if "train_q_submit" in request.POST else None)
+        config = form.config() if form.is_bound and form.is_valid() else {}
+        try:
+            sizes = quality_split_sizes(study=study, config=config)
+        except ServiceError as exc:
+            if form.is_bound:
+                form.add_error(None, exc.message)
+            sizes = {}
+        warnings = quality_split_warnings(sizes) if sizes else []
+        if form.is_bound and form.is_valid():
+            try:
+                job = quality_training_start(study=study, user=request.user, config=config)
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                for warning in warnings:
+                    messages.warning(request, warning)
+                messages.info(request, f"{study}: Q training job #{job.pk} queued; follow it under Jobs.")
+                return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[job.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "study": study, "sizes": sizes, "warnings": warnings,
+                   "title": f"Train Q on {study}", "opts": self.model._meta,
+                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        return render(request, "admin/training/quality_train.html", context)
 
     @admin.action(description="Score images with the current Q")
     def score_with_current_q(self, request, queryset):
