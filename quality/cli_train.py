@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from quality.checkpoint import CheckpointError
+from quality.checkpoint import CheckpointError, latest_checkpoint
 from quality.config import ConfigError, TrainConfig
 from quality.images import QualityImageError
 from quality.labels import LabelExportError
@@ -86,11 +87,27 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(dry_run(config), indent=2))
             return 0
         config.validate()
+        fresh = not args.run_dir
         run_dir = Path(args.run_dir) if args.run_dir else make_run_dir(args.runs_root, args.name or config.loss)
-        return _run(config, run_dir, args.resume)
+        try:
+            return _run(config, run_dir, args.resume)
+        except BaseException:
+            if fresh:
+                _remove_if_nothing_to_resume(run_dir)
+            raise
     except (ConfigError, LabelExportError, QualityImageError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C: abort without a traceback
+        print("aborted", file=sys.stderr)
+        return 130
+
+
+def _remove_if_nothing_to_resume(run_dir: Path) -> None:
+    """A run that failed before its first checkpoint leaves no folder behind (a numbered
+    folder with nothing to resume only misleads)."""
+    if run_dir.is_dir() and latest_checkpoint(run_dir) is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run(config: TrainConfig, run_dir: Path, resume: bool) -> int:

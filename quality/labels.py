@@ -30,7 +30,8 @@ EMPTY_PATHS = "Label export {path}: column image_path is empty in rows {rows}"
 NOT_NUMERIC = "Label export {path}: column {column} is not numeric in rows {rows} (values: {values})"
 SIGMA_NEGATIVE = "Label export {path}: sigma is negative in rows {rows}"
 MU_OUT_OF_RANGE = "Label export {path}: mu must lie in [0, 10]; rows {rows} have {values}"
-MISSING_IMAGES = "Label export {path}: {count} image file(s) not found under {root}: {files}"
+MISSING_IMAGES = ("Label export {path}: {count} image file(s) not found under {root}: {files}. Relative paths resolve "
+                  "against --images-root (a platform export's paths are relative to its MEDIA_ROOT, var/media in the demo)")
 
 
 class LabelExportError(ValueError):

@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets served by the site itself, no CDN
+    "rest_framework.authtoken",  # tokens for scripts; researchers create and revoke them in the admin
     "ratings_site.catalog",
     "ratings_site.crowd",
     "ratings_site.studies",
@@ -124,6 +126,7 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",  # scripts: Authorization: Token <key>
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -138,6 +141,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Studies, batches, labels, exports and the rating endpoints.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: Redis in CI and production; an embedded filesystem broker otherwise, so the demo

@@ -7,14 +7,47 @@ from ratings_site.studies.models import Study
 
 class StudySerializer(serializers.ModelSerializer):
     sources = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    progress = serializers.SerializerMethodField(help_text="Raters submitted and needed, ratings done and needed, labels.")
 
     class Meta:
         model = Study
         fields = [
             "id", "name", "status", "provider", "provider_environment", "sources", "metadata_filter", "strata",
             "sample_size", "seed", "n_batches", "raters_per_batch", "viewing_seconds", "answer_grace_seconds",
-            "launched_at", "completed_at", "agreement",
+            "launched_at", "completed_at", "agreement", "progress",
         ]
+
+    def get_progress(self, study) -> dict:
+        from ratings_site.studies.selectors import study_live
+
+        live = study_live(study)
+        return {k: live[k] for k in ("raters_submitted", "raters_needed", "ratings_done", "ratings_needed")} | {
+            "labels": study.labels.count()}
+
+
+class StudyFromImagesSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    images = serializers.ListField(child=serializers.FileField(), allow_empty=False, help_text="Image files (multipart).")
+    source = serializers.SlugField(default="api-upload", help_text="Source the new images are filed under.")
+    n_batches = serializers.IntegerField(min_value=1, default=1)
+    raters_per_batch = serializers.IntegerField(min_value=1, default=3)
+    viewing_seconds = serializers.IntegerField(min_value=1, default=60)
+    answer_grace_seconds = serializers.IntegerField(min_value=0, default=60)
+    instructions = serializers.CharField(required=False)
+    consent_statement = serializers.CharField(required=False)
+    pay_description = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class StudyCreatedSerializer(serializers.Serializer):
+    study = StudySerializer()
+    files = serializers.ListField(child=serializers.DictField())
+
+
+class StudyLaunchedSerializer(StudySerializer):
+    invitation_url = serializers.CharField(allow_null=True, help_text="Self-hosted studies: the link to send raters.")
+
+    class Meta(StudySerializer.Meta):
+        fields = StudySerializer.Meta.fields + ["invitation_url"]
 
 
 class BatchProgressSerializer(serializers.Serializer):

@@ -1,11 +1,14 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import views
 
 app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),
+    path("studies/from-images/", views.StudyFromImages.as_view(), name="study-from-images"),
     path("studies/", views.StudyList.as_view(), name="study-list"),
     path("studies/<int:pk>/", views.StudyDetail.as_view(), name="study-detail"),
     path("studies/<int:pk>/launch/", views.StudyLaunch.as_view(), name="study-launch"),

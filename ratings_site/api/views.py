@@ -4,15 +4,18 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ratings_site.crowd.services import invitation_open_ensure
 from ratings_site.jobs.models import Job
 from ratings_site.labels.models import Label
 from ratings_site.labels.services import export_job_start
 from ratings_site.studies.models import Study
 from ratings_site.studies.fast_rating import item_next_fast, rating_insert_fast
+from ratings_site.studies.from_images import study_create_from_images
 from ratings_site.studies.selectors import batches_progress
 from ratings_site.studies.services import (
     assignment_access,
@@ -42,13 +45,35 @@ class StudyDetail(generics.RetrieveAPIView):
     permission_classes = [has_perm("studies.view_study")]
 
 
+class StudyFromImages(APIView):
+    """Create a draft study from uploaded images: they are imported (duplicates reused) and the
+    study's sampling rule selects exactly them. Launch it next."""
+
+    permission_classes = [has_perm("studies.add_study")]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": s.StudyFromImagesSerializer}, responses={201: s.StudyCreatedSerializer})
+    def post(self, request):
+        form = s.StudyFromImagesSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        files = [(f.name, f.read()) for f in data.pop("images")]
+        study, report = study_create_from_images(name=data.pop("name"), files=files, source_slug=data.pop("source"),
+                                                 user=request.user, **data)
+        return Response({"study": s.StudySerializer(study).data, "files": report}, status=201)
+
+
 class StudyLaunch(APIView):
     permission_classes = [has_perm("studies.launch_study")]
 
-    @extend_schema(request=None, responses=s.StudySerializer)
+    @extend_schema(request=None, responses=s.StudyLaunchedSerializer)
     def post(self, request, pk):
         study = study_launch(study=get_object_or_404(Study, pk=pk))
-        return Response(s.StudySerializer(study).data)
+        link = None
+        if study.provider == Study.Provider.SELF_HOSTED:
+            invitation = invitation_open_ensure(study=study)
+            link = request.build_absolute_uri(reverse("rating:invitation", args=[invitation.token]))
+        return Response({**s.StudySerializer(study).data, "invitation_url": link})
 
 
 class StudyPause(APIView):

@@ -19,7 +19,7 @@ from ratings_site.crowd.models import Invitation
 from ratings_site.crowd.services import invitations_create
 from ratings_site.studies.selectors import study_task_summary
 from ratings_site.demo.faces import demo_faces_write
-from ratings_site.demo.processes import stop, wait_http, web_start, worker_start
+from ratings_site.demo.processes import stop, wait_http, web_start, workers_start
 from ratings_site.demo.raters import SimulatedRater, rater_run
 from ratings_site.env import VAR_DIR
 from ratings_site.jobs.models import Job
@@ -53,8 +53,8 @@ class Command(BaseCommand):
         images = self._images(workdir, o)
         base_url = f"http://127.0.0.1:{o['port']}"
         logs = VAR_DIR / "logs"
-        self.say(f"Starting the site (gunicorn) on {base_url} and a Celery worker; logs in {logs}")
-        web, worker = web_start(o["port"], logs / "web.log"), worker_start(logs / "worker.log")
+        self.say(f"Starting the site (gunicorn) on {base_url} and Celery workers for quick jobs and training; logs in {logs}")
+        web, workers = web_start(o["port"], logs / "web.log"), workers_start(logs)
         try:
             wait_http(f"{base_url}/healthz")
             self._scripted_pass(base_url, images, workdir, o)
@@ -67,13 +67,14 @@ class Command(BaseCommand):
             if o["no_serve"]:
                 return
             self.stdout.write("Serving; press Ctrl-C to stop.")
-            while web.poll() is None and worker.poll() is None:
+            while web.poll() is None and all(w.poll() is None for w in workers):
                 time.sleep(1)
-            raise CommandError("the site or the worker stopped; see the logs")
+            raise CommandError("the site or a worker stopped; see the logs")
         except KeyboardInterrupt:
-            self.stdout.write("\nStopping.")
+            # Ctrl-C: stop cleanly. Everything made so far stays; running the demo again reuses it.
+            self.stdout.write("\nStopping (run the demo again to continue; imported images are kept).")
         finally:
-            stop(web, worker)
+            stop(web, *workers)
 
     def _admin_user(self):
         User = get_user_model()
@@ -144,7 +145,7 @@ class Command(BaseCommand):
             if job:
                 return job
             time.sleep(0.5)
-        raise CommandError("the worker did not finish in time; see var/logs/worker.log")
+        raise CommandError("the worker did not finish in time; see var/logs/worker-quick.log and worker-training.log")
 
     def _study_for_people(self, images: pd.DataFrame, o) -> str:
         ranked = images.sort_values("latent")
