@@ -2,15 +2,15 @@
 with the keyboard only, with a screen reader's landmarks, and after the time runs out."""
 import os
 
+import numpy as np
 import pytest
 
-from ratings_site.catalog.models import Image
 from ratings_site.crowd.models import Invitation
 from ratings_site.crowd.services import invitations_create
 from ratings_site.studies import errors
 from ratings_site.studies.models import Assignment, Rating, Study
+from ratings_site.studies.services import study_launch
 
-from .factories import make_study_with_images
 from .test_browser import CHROMIUM, browser  # noqa: F401  (the module-scoped fixture)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -19,6 +19,14 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/test installs it)"),
 ]
+
+def save_screenshot(page, name: str) -> None:
+    """scripts/screenshots sets SCREENSHOT_DIR=docs/screenshots to refresh the committed ones."""
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        page.screenshot(path=os.path.join(folder, name), full_page=True)
+
 
 OVERFLOW = "() => ({doc: document.documentElement.scrollWidth, view: window.innerWidth})"
 
@@ -30,13 +38,39 @@ def _page(browser, width, height=844):
     return page
 
 
+def _faces(n: int):
+    """Face crops of scikit-image's astronaut photo, degraded by known amounts (as the demo
+    does), in a source of their own; returns (source, image ids from natural to unnatural)."""
+    import io
+
+    from PIL import Image as PILImage
+    from skimage import data
+
+    from quality.degradations import degrade
+    from ratings_site.catalog.models import Source
+    from ratings_site.catalog.services import image_create
+
+    face = data.astronaut()[20:220, 150:350]
+    source, _ = Source.objects.get_or_create(slug="faces", defaults={"name": "Faces"})
+    ids = []
+    for i, kind in enumerate(["none", "blur", "checkerboard", "warp"][:n]):
+        pixels = face if kind == "none" else degrade(face, kind, 0.5 + 0.2 * i, np.random.default_rng(i))
+        buffer = io.BytesIO()
+        PILImage.fromarray(np.asarray(pixels, dtype=np.uint8)).resize((192, 192)).save(buffer, format="PNG")
+        outcome = image_create(name=f"face-{kind}.png", data=buffer.getvalue(), source=source)
+        ids.append(outcome.image_id)
+    return source, ids
+
+
 def _study(**fields):
-    study = make_study_with_images(n_images=3, n_batches=1, raters=2, **fields)
-    natural, unnatural = Image.objects.order_by("id")[:2]
-    Study.objects.filter(pk=study.pk).update(
-        example_natural=natural, example_unnatural=unnatural, pay_description="£0.50 for the batch",
-        consent_statement="You agree that we store your ratings for study 42.",
+    source, ids = _faces(4)
+    study = Study.objects.create(
+        name="Face naturalness", sample_size=3, n_batches=1, raters_per_batch=2, seed=1,
+        example_natural_id=ids[0], example_unnatural_id=ids[-1], pay_description="£0.50 for the batch",
+        consent_statement="You agree that we store your ratings for study 42.", **{"viewing_seconds": 60, **fields},
     )
+    study.sources.set([source])
+    study = study_launch(study=study)
     [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=2)
     return study, link
 
@@ -69,6 +103,7 @@ def test_instructions_and_rating_page_fit_the_screen_and_the_scale_is_one_row(li
     assert min(widths) >= 24, widths  # big enough to tap
     face = page.locator("#face").bounding_box()
     assert face["width"] <= width and face["width"] == pytest.approx(face["height"], abs=1)
+    save_screenshot(page, f"rater-page-{width}px.png")
 
 
 def test_consent_is_required_before_the_first_image(live_server, browser):

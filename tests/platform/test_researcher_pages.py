@@ -14,6 +14,7 @@ from ratings_site.studies.models import Study
 from .factories import make_study_with_images
 from .test_browser import CHROMIUM, browser  # noqa: F401  (the module-scoped fixture)
 from .test_labels import finish
+from .test_rater_page import save_screenshot
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -52,6 +53,7 @@ def test_study_page_launches_shows_the_invitation_link_refreshes_live_and_pauses
     assert page.locator("#batch-1 .submitted").inner_text() == "1"  # batches numbered from 1
     for name in ("ratings", "fill", "agreement"):
         page.wait_for_function("n => { const i = document.querySelector('#plot-' + n); return i.complete && i.naturalWidth > 0; }", arg=name)
+    save_screenshot(page, "study-page.png")
     page.click("#study-pause")
     assert page.locator("#live-status").inner_text() == "paused"
     assert page.locator("#study-resume").is_visible()
