@@ -19,6 +19,7 @@ from mturk.questions import parse_worker_params
 from ratings_site.crowd.services import rater_get_or_create
 from ratings_site.studies.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
+from ratings_site.studies.selectors import study_task_summary
 from ratings_site.studies.services import assignment_access, assignment_allocate
 
 from . import errors
@@ -72,7 +73,8 @@ def mturk_entry(request, study_id: int):
     if task is None or task.batch is None:
         return _message(request, errors.UNKNOWN_TASK, 404, "unknown_task")
     if visit.is_preview:
-        return render(request, "marketplace/mturk_preview.html", {"study": study, "scores": range(0, 11)})
+        return render(request, "marketplace/mturk_preview.html",
+                      {"study": study, "scores": range(0, 11), "summary": study_task_summary(study)})
     try:
         environment, submit_url = submit_target(visit.turk_submit_to or "")
     except InvalidRequestError:

@@ -135,3 +135,23 @@ def test_admin_import_form(client, researcher, tmp_path):
     assert b"Imported 1, duplicates 0, failed 1" in response.content
     empty = client.post("/admin/catalog/image/import/", {})
     assert b"Give exactly one of" in empty.content
+
+
+def test_every_page_describes_the_task_from_one_summary(client, researcher):
+    """Instructions, the admin and the marketplaces take task counts from study_task_summary."""
+    import re
+
+    from ratings_site.marketplace.prolific_provider import ProlificProvider
+    from ratings_site.studies.selectors import study_task_summary
+
+    study = make_study_with_images(n_images=5, n_batches=2, raters=3, gold=1, viewing_seconds=30)
+    summary = study_task_summary(study)
+    assert summary.images_per_task == 4  # 3 of the 5 images in the larger batch, plus the gold item
+    assert summary.expected_minutes == 2 and summary.places == 6
+    [inv] = invitations_create(study=study)
+    page = client.get(f"/r/{inv.token}/").content.decode()
+    assert re.search(r'id="task-summary">4 images', page) and "about 2 min" in page
+    client.force_login(researcher)
+    admin_page = client.get(f"/admin/studies/study/{study.pk}/change/").content.decode()
+    assert "2 batches of up to 4 images" in admin_page and "6 rater places" in admin_page
+    assert ProlificProvider(study).estimated_minutes() == summary.expected_minutes
