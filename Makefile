@@ -6,11 +6,11 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-$(VENV)/.installed: requirements.txt
-	scripts/bootstrap $(VENV)
+$(VENV)/.installed: requirements-dev.txt
+	scripts/bootstrap $(VENV) requirements-dev.txt
 	@touch $@
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench lock
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -21,3 +21,10 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	scripts/bench
+
+# Regenerate the lock files from pyproject.toml (pip-tools; needs the package index).
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -c torch-cpu.txt
+lock: $(VENV)/.installed
+	$(VENV)/bin/pip install -q 'pip-tools>=7.4'
+	$(PIP_COMPILE) -o requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra test --extra notebooks -o requirements-dev.txt pyproject.toml
