@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image, ImageFilter
 
 # model -> (blur radius, noise sd): the order the simulated raters should recover.
-DEFAULT_MODELS = {"legan": (0.3, 2.0), "stargan_qual": (0.9, 6.0), "stargan": (1.4, 10.0), "stargan_v2": (2.2, 22.0)}
+DEFAULT_MODELS = {"legan": (0.3, 2.0), "stargan_qual": (0.8, 2.0), "stargan": (1.3, 2.0), "stargan_v2": (2.0, 2.0)}
 EXPRESSIONS = ("neutral", "happy", "surprise")
 LIGHTINGS = ("frontal", "left", "right")
 
@@ -113,7 +113,7 @@ def compare_run_fabricate(root: str | Path, *, test_subjects: int = 8, train_sub
         for row in pairs:
             target = faces[(row["subject"], row["target_expression"], row["target_lighting"])]
             _save(out / "outputs" / model / f"{row['pair_id']}.png", _degrade(target, blur, noise, rng))
-            qualities.append(float(np.clip(8.5 - 1.2 * blur - noise / 12 + rng.normal(0, 0.4), 0, 10)))
+            qualities.append(float(np.clip(8.5 - 1.5 * blur - noise / 12 + rng.normal(0, 0.4), 0, 10)))
         if with_quality:
             per_pair[f"{model}:quality"] = qualities
     per_pair.to_csv(out / "per_pair.csv", index=False)

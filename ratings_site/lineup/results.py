@@ -43,6 +43,7 @@ class LineupResults:
     votes: int
     models: list[ModelPreference]
     kappa: float | None
+    observed_agreement: float | None  # share of agreeing rater pairs per lineup, averaged
     kappa_lineups: int
     kappa_raters_per_lineup: int
     kappa_note: str
@@ -66,22 +67,25 @@ def counted_votes(lineup_study: LineupStudy):
     )
 
 
-def _kappa(table: np.ndarray) -> tuple[float | None, int, int, str]:
+def _kappa(table: np.ndarray) -> tuple[float | None, float | None, int, int, str]:
     """Fleiss' kappa needs the same number of raters per lineup: it uses the lineups with
-    the most common count (at least 2), and says how many that is."""
+    the most common count (at least 2), and says how many that is. With the observed
+    agreement beside it: when one model takes most votes, kappa stays low however much
+    raters agree (chance agreement is high then)."""
     per_row = table.sum(axis=1)
     counts = Counter(int(n) for n in per_row if n >= 2)
     if not counts:
-        return None, 0, 0, "no lineup has 2 or more votes"
+        return None, None, 0, 0, "no lineup has 2 or more votes"
     n, _ = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     rows = table[per_row == n]
+    observed = float((((rows ** 2).sum(axis=1) - n) / (n * (n - 1))).mean())
     if len(rows) < 2:
-        return None, len(rows), n, "fewer than 2 lineups with the same number of votes"
+        return None, observed, len(rows), n, "fewer than 2 lineups with the same number of votes"
     with np.errstate(divide="ignore", invalid="ignore"):
         value = float(fleiss_kappa(rows, method="fleiss"))
     if np.isnan(value):
-        return None, len(rows), n, "undefined: every vote went to one model"
-    return value, len(rows), n, f"over {len(rows)} lineups with {n} votes each"
+        return None, observed, len(rows), n, "undefined: every vote went to one model"
+    return value, observed, len(rows), n, f"over {len(rows)} lineups with {n} votes each"
 
 
 def lineup_results(lineup_study: LineupStudy, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> LineupResults:
@@ -128,7 +132,7 @@ def lineup_results(lineup_study: LineupStudy, *, samples: int = BOOTSTRAP_SAMPLE
     if positions.sum() > 0:
         test = stats.chisquare(positions)  # uniform over screen positions if order does not matter
         chi2, p_chi = float(test.statistic), float(test.pvalue)
-    kappa, k_lineups, k_n, k_note = _kappa(table)
+    kappa, observed, k_lineups, k_n, k_note = _kappa(table)
     preferences = [
         ModelPreference(m, int(table[:, j].sum()), float(shares[j]), float(lo[j]), float(hi[j]),
                         float(np.mean(q_by_model[m])) if q_by_model.get(m) else None)
@@ -137,7 +141,7 @@ def lineup_results(lineup_study: LineupStudy, *, samples: int = BOOTSTRAP_SAMPLE
     return LineupResults(
         study_name=lineup_study.study.name, simulated=lineup_study.simulated, lineups=len(lineup_ids),
         lineups_with_votes=int(len(voted)), raters=len({v[4] for v in votes}), votes=int(total), models=preferences,
-        kappa=kappa, kappa_lineups=k_lineups, kappa_raters_per_lineup=k_n, kappa_note=k_note,
+        kappa=kappa, observed_agreement=observed, kappa_lineups=k_lineups, kappa_raters_per_lineup=k_n, kappa_note=k_note,
         position_votes=[int(v) for v in positions], position_chi2=chi2, position_p=p_chi,
         q_spearman=rho, q_spearman_p=p_rho, q_images=len(q_pairs), notes=notes,
     )
@@ -151,6 +155,8 @@ def results_text(r: LineupResults) -> str:
         q = f", mean Q {m.mean_q:.3f}" if m.mean_q is not None else ""
         lines.append(f"  {m.model:<16} {m.share:6.1%} [{m.share_lo:.1%}, {m.share_hi:.1%}]  ({m.votes} votes{q})")
     kappa = f"{r.kappa:.3f} ({r.kappa_note})" if r.kappa is not None else f"n/a ({r.kappa_note})"
+    if r.observed_agreement is not None:
+        kappa += f"; observed agreement {r.observed_agreement:.3f}"
     lines.append(f"Fleiss' kappa: {kappa}")
     if r.position_chi2 is not None:
         lines.append(f"votes by screen position {r.position_votes}: chi-square {r.position_chi2:.2f}, "

@@ -308,6 +308,7 @@ def test_results_shares_intervals_kappa_position_bias_and_q_correlation(tmp_path
         assert by[model].share == pytest.approx(table[:, j].sum() / 30)
         assert by[model].share_lo <= by[model].share <= by[model].share_hi
     assert res.kappa == pytest.approx(fleiss_by_hand(table))
+    assert res.observed_agreement == pytest.approx((((table ** 2).sum(axis=1) - 5) / 20).mean())
     assert (res.kappa_lineups, res.kappa_raters_per_lineup) == (6, 5)
     assert sum(res.position_votes) == 30 and res.position_p is not None
     assert res.q_images == 24 and -1 <= res.q_spearman <= 1
