@@ -92,7 +92,7 @@ class LineupStudyAdmin(admin.ModelAdmin):
             try:
                 lineup_study = lineup_study_import(
                     folder=d["folder"], name=d["name"], subjects=d["subjects"], models=models, seed=d["seed"],
-                    evalset=d["evalset"] or None, raters_per_batch=d["raters_per_batch"],
+                    evalset=d["evalset"] or None, results=d["results"] or None, raters_per_batch=d["raters_per_batch"],
                     lineups_per_batch=d["lineups_per_batch"], provider=d["provider"],
                     environment=d["environment"] or None, viewing_seconds=d["viewing_seconds"], user=request.user,
                 )

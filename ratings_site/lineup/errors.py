@@ -4,6 +4,7 @@ NOT_A_RUN = ("{path} is not a comparison run: expected per_pair.csv and outputs/
              "(python -m legan.compare writes runs/<name>/eval/, python -m legan.evaluate writes --out)")
 NO_EVALSET = ("no evaluation set for {path}: looked for {looked}; pass --evalset with the folder "
               "legan.compare or legan.evaluate --build-evalset made")
+NO_RESULTS_TABLE = "{path} has no table1.csv: --results names legan.compare's results/<name>/ folder"
 PER_PAIR_UNREADABLE = "{path} is not a readable CSV: {error}"
 PER_PAIR_COLUMNS = "{path} lacks column(s) {missing}"
 NO_MODELS = "{path} has no model folders; a lineup needs at least 2 models' outputs"

@@ -10,6 +10,8 @@ class LineupImportForm(forms.Form):
     subjects = forms.IntegerField(min_value=1, initial=30, help_text="One lineup per held-out subject (paper: 30).")
     models = forms.CharField(required=False, help_text="Comma-separated model folders; empty means all of them.")
     evalset = forms.CharField(required=False, max_length=1000, help_text="Only when it is not beside the run.")
+    results = forms.CharField(required=False, max_length=1000,
+                              help_text="legan.compare's results/<name>/: its table gets the human-preference column too.")
     seed = forms.IntegerField(initial=0)
     raters_per_batch = forms.IntegerField(min_value=1, initial=17, help_text="Paper: 17 raters.")
     lineups_per_batch = forms.IntegerField(min_value=1, required=False, help_text="Empty: all lineups in one batch.")

@@ -39,6 +39,7 @@ class RunFiles:
     per_pair: Path
     outputs: Path
     run_json: Path | None
+    results_dir: Path | None = None  # legan.compare's results/<name>/: its table gets the column too
 
 
 @dataclass
@@ -78,7 +79,7 @@ class LineupPlan:
     provenance: dict
 
 
-def run_files_locate(folder: str | Path, evalset: str | Path | None = None) -> RunFiles:
+def run_files_locate(folder: str | Path, evalset: str | Path | None = None, results: str | Path | None = None) -> RunFiles:
     folder = Path(folder)
     if (folder / "eval" / "per_pair.csv").is_file():
         eval_dir, candidates = folder / "eval", [folder / "evalset"]
@@ -93,8 +94,14 @@ def run_files_locate(folder: str | Path, evalset: str | Path | None = None) -> R
     found = next((c for c in candidates if (c / "evalset.json").is_file()), None)
     if found is None:
         raise LineupImportError(errors.NO_EVALSET.format(path=folder, looked=", ".join(str(c) for c in candidates)))
-    run_json = next((p for p in (folder / "run.json", eval_dir / "run.json") if p.is_file()), None)
-    return RunFiles(eval_dir, found, eval_dir / "per_pair.csv", eval_dir / "outputs", run_json)
+    places = [folder / "run.json", eval_dir / "run.json"]
+    if results is not None:
+        results = Path(results)
+        if not (results / "table1.csv").is_file():
+            raise LineupImportError(errors.NO_RESULTS_TABLE.format(path=results))
+        places.insert(0, results / "run.json")
+    run_json = next((p for p in places if p.is_file()), None)
+    return RunFiles(eval_dir, found, eval_dir / "per_pair.csv", eval_dir / "outputs", run_json, results)
 
 
 def _read_image(path: Path) -> bytes:
@@ -164,6 +171,8 @@ def _provenance(files: RunFiles) -> dict:
     import json
 
     facts = {"eval_dir": str(files.eval_dir), "evalset": str(files.evalset_dir)}
+    if files.results_dir is not None:
+        facts["results_dir"] = str(files.results_dir)
     if files.run_json is not None:
         try:
             run = json.loads(files.run_json.read_text())
@@ -175,11 +184,11 @@ def _provenance(files: RunFiles) -> dict:
 
 def lineup_plan(*, folder: str | Path, subjects: int = 30, models: list[str] | None = None, seed: int = 0,
                 reference_expression: str = "neutral", reference_lighting: str = "frontal",
-                evalset: str | Path | None = None) -> LineupPlan:
+                evalset: str | Path | None = None, results: str | Path | None = None) -> LineupPlan:
     """Everything an import will write, read and checked; raises LineupImportError with the reason."""
     if subjects < 1:
         raise LineupImportError(errors.BAD_NUMBER.format(name="subjects", minimum=1, value=subjects))
-    files = run_files_locate(folder, evalset)
+    files = run_files_locate(folder, evalset, results)
     frame = _per_pair(files)
     model_names = _models(files, models)
     usable = frame[(frame["input_expression"] == reference_expression) & (frame["input_lighting"] == reference_lighting)

@@ -114,9 +114,9 @@ def lineup_study_write(*, plan: LineupPlan, name: str, lineups_per_batch: int | 
 
 
 def lineup_study_import(*, folder, name: str, subjects: int = 30, models: list[str] | None = None, seed: int = 0,
-                        evalset=None, reference_expression: str = "neutral", reference_lighting: str = "frontal",
-                        **options) -> LineupStudy:
-    plan = lineup_plan(folder=folder, subjects=subjects, models=models, seed=seed, evalset=evalset,
+                        evalset=None, results=None, reference_expression: str = "neutral",
+                        reference_lighting: str = "frontal", **options) -> LineupStudy:
+    plan = lineup_plan(folder=folder, subjects=subjects, models=models, seed=seed, evalset=evalset, results=results,
                        reference_expression=reference_expression, reference_lighting=reference_lighting)
     return lineup_study_write(plan=plan, name=name, seed=seed, reference_expression=reference_expression,
                               reference_lighting=reference_lighting, **options)

@@ -91,8 +91,8 @@ MSG_NOT_FINISHED = ("{study} is {status}: fill the human-preference column from 
 
 
 def study_table_fill(*, lineup_study, extra_folders=(), allow_unfinished: bool = False) -> tuple[LineupResults, list[Path]]:
-    """Write the study's human-preference column into the run it was imported from (and any
-    further table folders, e.g. results/<name>/)."""
+    """Write the study's human-preference column into the run it was imported from, its
+    results folder when the import named one, and any further table folders."""
     from ratings_site.studies.models import Study
 
     from .results import lineup_results
@@ -102,6 +102,9 @@ def study_table_fill(*, lineup_study, extra_folders=(), allow_unfinished: bool =
         raise ServiceError(MSG_NOT_FINISHED.format(study=study, status=study.status), code="not_finished", status=409)
     results = lineup_results(lineup_study)
     written = []
-    for folder in [lineup_study.run_folder, *extra_folders]:
+    folders = [lineup_study.run_folder]
+    if lineup_study.provenance.get("results_dir"):
+        folders.append(lineup_study.provenance["results_dir"])
+    for folder in dict.fromkeys([*folders, *map(str, extra_folders)]):
         written += list(human_preference_write(results=results, folder=folder))
     return results, written

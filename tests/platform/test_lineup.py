@@ -98,6 +98,7 @@ def _media_files(settings):
     ("one_model", "a lineup needs at least 2 models"),
     ("no_example", "no real photo of the target lighting 'left'"),
     ("batch_too_large", "9 lineups per batch is more than the 5 lineups there are"),
+    ("bad_results", "has no table1.csv: --results names legan.compare's results/<name>/ folder"),
 ])
 def test_bad_run_folders_are_refused_with_a_reason_and_nothing_is_written(run, tmp_path, settings, breakage, message):
     kwargs = {"folder": run, "name": "broken", "subjects": 5}
@@ -130,6 +131,8 @@ def test_bad_run_folders_are_refused_with_a_reason_and_nothing_is_written(run, t
         frame[frame.target_lighting == "left"].to_csv(run / "eval" / "per_pair.csv", index=False)
     elif breakage == "batch_too_large":
         kwargs["lineups_per_batch"] = 9
+    elif breakage == "bad_results":
+        kwargs["results"] = tmp_path
     with pytest.raises(LineupImportError) as info:
         lineup_study_import(**kwargs)
     assert message in info.value.message

@@ -16,7 +16,7 @@ def test_researcher_imports_from_the_admin_sees_results_and_fills_the_column(cli
     client.force_login(researcher)
     listing = client.get("/admin/lineup/lineupstudy/")
     assert listing.status_code == 200 and "Import from a comparison run" in listing.content.decode()
-    form = {"folder": str(run), "name": "admin lineup", "subjects": 3, "models": "", "evalset": "", "seed": 0,
+    form = {"folder": str(run), "name": "admin lineup", "subjects": 3, "models": "", "evalset": "", "results": "", "seed": 0,
             "raters_per_batch": 1, "lineups_per_batch": "", "provider": "self_hosted", "environment": "",
             "viewing_seconds": 60}
     bad = client.post("/admin/lineup/lineupstudy/import/", {**form, "subjects": 9})

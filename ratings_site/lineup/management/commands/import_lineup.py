@@ -17,6 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--models", help="comma-separated model folders under outputs/ (default: all)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--evalset", help="the evaluation set folder, when it is not beside the run")
+        parser.add_argument("--results", help="legan.compare's results/<name>/ folder: its run.json is recorded and "
+                                              "its table1 gets the human-preference column too")
         parser.add_argument("--reference-expression", default="neutral")
         parser.add_argument("--reference-lighting", default="frontal")
         parser.add_argument("--lineups-per-batch", type=int, help="default: every lineup in one batch")
@@ -31,7 +33,7 @@ class Command(BaseCommand):
         try:
             lineup_study = lineup_study_import(
                 folder=o["folder"], name=o["name"] or f"Lineup: {o['folder']}", subjects=o["subjects"], models=models,
-                seed=o["seed"], evalset=o["evalset"], reference_expression=o["reference_expression"],
+                seed=o["seed"], evalset=o["evalset"], results=o["results"], reference_expression=o["reference_expression"],
                 reference_lighting=o["reference_lighting"], lineups_per_batch=o["lineups_per_batch"],
                 raters_per_batch=o["raters_per_batch"], provider=o["provider"], environment=o["environment"],
                 viewing_seconds=o["viewing_seconds"], answer_grace_seconds=o["answer_grace_seconds"],
