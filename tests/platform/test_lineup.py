@@ -367,3 +367,25 @@ def test_human_preference_column_written_from_a_finished_study_only_and_replaced
         assert legan_row.endswith("| 50.0% [50.0%, 50.0%] |")
         assert next(line for line in md.splitlines() if line.startswith("| real |")).endswith("| – |")
         assert "human raters; 8 votes by 2 raters on 4 lineups" in md
+
+
+def test_the_rating_api_cannot_submit_a_lineup_batch_with_lineups_open(client, tmp_path):
+    lu = make_lineup_study(make_run(tmp_path), subjects=2, raters=1)
+    a = allocate(lu, "alice")
+    response = client.get(f"/api/rate/{a.token}/next/")
+    assert response.status_code == 409 and "2 image(s) still need an answer" in response.content.decode()
+    assert Assignment.objects.get(pk=a.pk).status == Assignment.Status.ACTIVE
+    vote_all(a, lambda nxt: 0)
+    assert Assignment.objects.get(pk=a.pk).status == Assignment.Status.SUBMITTED
+
+
+def test_lineup_page_and_vote_take_a_bounded_number_of_queries(client, tmp_path, django_assert_max_num_queries):
+    lu = make_lineup_study(make_run(tmp_path, test_subjects=8), subjects=8, raters=1)
+    a = allocate(lu, "alice")
+    url = f"/lineup/{a.token}/?start=1"
+    client.get(url)
+    page = client.get(url)
+    with django_assert_max_num_queries(8):
+        page = client.get(url)
+    with django_assert_max_num_queries(10):
+        assert client.post(f"/lineup/{a.token}/", {"lineup": page.context["lineup"].pk, "choice": 1}).status_code == 302

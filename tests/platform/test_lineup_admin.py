@@ -30,6 +30,7 @@ def test_researcher_imports_from_the_admin_sees_results_and_fills_the_column(cli
     from ratings_site.studies.services import study_launch
 
     study_launch(study=lu.study)
+    assert client.get(f"/admin/studies/study/{lu.pk}/change/").status_code == 200  # the study's own page still works
     vote_all(allocate(lu, "alice"), lambda nxt: slot_of(nxt, "legan"))
     page = client.get(f"/admin/lineup/lineupstudy/{lu.pk}/change/").content.decode()
     assert 'id="human-preference"' in page and "<td>legan</td><td>100.0%</td>" in page
