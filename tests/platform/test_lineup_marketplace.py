@@ -42,6 +42,9 @@ def test_mturk_lineup_study_hits_work_and_votes_count_only_after_sync(client, mt
     assert len(mturk.hits) == 2
     hit_id = PublishedTask.objects.get(study=lu.study, batch__index=0).external_id
     assert mturk.hits[hit_id]["AssignmentDurationInSeconds"] == 2 * 60 + 15 * 60  # 2 lineups x 60 s + margin
+    preview = client.get(f"/mturk/{lu.study.pk}/", {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": hit_id})
+    assert preview.status_code == 200 and "pick the one edited image" in preview.content.decode()
+    assert not Assignment.objects.exists()
     assignment_id = mturk.accept(hit_id, "AWORKER1")
     entry = client.get(f"/mturk/{lu.study.pk}/", {"assignmentId": assignment_id, "hitId": hit_id,
                                                   "workerId": "AWORKER1", "turkSubmitTo": SANDBOX_SUBMIT})
