@@ -34,10 +34,6 @@ MARKETPLACE_DESCRIPTION = ("Look at rows of edited face photos and pick, in each
 _order_rng = random.SystemRandom()  # each rater's order is fresh and unpredictable
 
 
-def lineup_study_of(study: Study) -> LineupStudy | None:
-    return LineupStudy.objects.filter(study_id=study.pk).first()
-
-
 # --- Import -------------------------------------------------------------------------------
 
 def _save(field_file, name: str, data: bytes, written: list[str]) -> None:

@@ -8,7 +8,7 @@ from ratings_site.lineup.models import Vote
 from ratings_site.studies.models import Assignment
 
 from .lineup_helpers import make_lineup_study, make_run
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, browser, page  # noqa: F401 (fixtures)
+from .test_browser import CHROMIUM, browser, page  # noqa: F401 (fixtures)
 
 pytestmark = [
     pytest.mark.browser,
