@@ -10,11 +10,15 @@ $(VENV)/.installed: requirements.txt
 	scripts/bootstrap $(VENV)
 	@touch $@
 
-.PHONY: install demo test bench
+.PHONY: install demo demo-lineup test bench
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) manage.py demo $(DEMO_ARGS)
+
+# The lineup (human-preference) study end to end with SIMULATED raters on a FABRICATED run.
+demo-lineup: $(VENV)/.installed
+	$(PY) manage.py demo_lineup $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	scripts/test $(TEST_ARGS)
