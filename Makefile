@@ -10,11 +10,16 @@ $(VENV)/.installed: requirements-dev.txt
 	scripts/bootstrap $(VENV) requirements-dev.txt
 	@touch $@
 
-.PHONY: install demo test bench lock
+.PHONY: install demo demo-lineup test bench lock
+
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) manage.py demo $(DEMO_ARGS)
+
+# The lineup (human-preference) study end to end with SIMULATED raters on a FABRICATED run.
+demo-lineup: $(VENV)/.installed
+	$(PY) manage.py demo_lineup $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	scripts/test $(TEST_ARGS)

@@ -75,3 +75,22 @@ def test_notebook_runs_on_the_demos_output(tmp_path):
     })
     printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert "Spearman(Q, mu) =" in printed, printed[-2000:]
+
+@pytest.mark.slow
+def test_lineup_demo_runs_simulated_raters_end_to_end_and_fills_the_table(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT")}
+    env.update(RATINGS_VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="ratings_site.settings")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "demo_lineup", "--no-serve", "--port", str(free_port()), "--subjects", "5",
+         "--raters", "4"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "SIMULATED raters on a FABRICATED comparison run" in result.stdout
+    assert "20 votes by 4 raters on 5 of 5 lineups" in result.stdout
+    table = pd.read_csv(tmp_path / "var" / "demo" / "lineup-run" / "eval" / "table1.csv").set_index("model")
+    shares = table["human_preference"].dropna()
+    assert len(shares) == 4 and abs(shares.sum() - 1) < 1e-9
+    # The simulated raters prefer sharper images, and the fabricated models differ only in blur.
+    assert shares.idxmax() == "legan"
+    assert "SIMULATED raters (demo), not people" in (tmp_path / "var" / "demo" / "lineup-run" / "eval" / "table1.md").read_text()
