@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "ratings_site.core",
     "ratings_site.catalog",
     "ratings_site.crowd",
     "ratings_site.studies",
@@ -165,7 +166,11 @@ if CELERY_BROKER_URL.startswith("redis"):
 # Training runs on the GPU queue: `celery -A ratings_site worker -Q gpu -c 1`.
 CELERY_TASK_ROUTES = {"ratings_site.training.tasks.*": {"queue": "gpu"}}
 RUNS_ROOT = env_str("RUNS_ROOT", str(VAR_DIR / "runs"))
-TRAINING_HEARTBEAT_STALE_SECONDS = env_int("TRAINING_HEARTBEAT_STALE_SECONDS", 300)
+# Every job's worker beats every JOB_HEARTBEAT_SECONDS; silent for JOB_HEARTBEAT_STALE_SECONDS,
+# it counts as dead and the sweep (every JOB_SWEEP_SECONDS) re-sends the job: well within a minute.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 5)
+JOB_HEARTBEAT_STALE_SECONDS = env_int("JOB_HEARTBEAT_STALE_SECONDS", env_int("TRAINING_HEARTBEAT_STALE_SECONDS", 20))
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 15)
 # The evaluation a LEGAN "Evaluate" job runs (same signature as legan.evaluate.evaluate_checkpoint).
 LEGAN_EVALUATE_FUNCTION = env_str("LEGAN_EVALUATE_FUNCTION", "legan.evaluate.evaluate_checkpoint")
 CELERY_BEAT_SCHEDULE = {
@@ -178,13 +183,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings_site.marketplace.tasks.marketplace_sync_task",
         "schedule": 300.0,
     },
-    "resume-silent-preprocessing-jobs": {
-        "task": "ratings_site.preprocessing.tasks.preprocessing_jobs_resume_stale_task",
-        "schedule": 60.0,
-    },
-    "resume-silent-training-jobs": {
-        "task": "ratings_site.training.sweep.training_jobs_resume_stale_task",
-        "schedule": 60.0,
+    "sweep-jobs": {
+        # Every job kind: re-sends jobs whose worker died or whose message was lost.
+        "task": "ratings_site.jobs.tasks.jobs_sweep_task",
+        "schedule": float(JOB_SWEEP_SECONDS),
     },
 }
 

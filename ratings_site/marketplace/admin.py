@@ -3,7 +3,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from ratings_site.crowd.providers import provider_for
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .common import LAUNCH_PRODUCTION_PERMISSION
 from .models import MarketplaceSettings, MarketplaceSubmission, PublishedTask

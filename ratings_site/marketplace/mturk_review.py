@@ -15,12 +15,13 @@ from mturk.records import AssignmentRef, HitRef, WorkerRef
 from mturk.verification import UNKNOWN_ASSIGNMENT, verify_submission
 from mturk.workers import block_worker
 from ratings_site.crowd.providers.base import SyncReport
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.runner import job_inline
 
 from . import errors
-from .common import MARKET_SYNC, require_same_environment, tracked_job
+from .errors import mturk_message
+from .common import MARKET_SYNC, require_same_environment
 from .models import MarketplaceSubmission, PublishedTask
-from .mturk_provider import mturk_message
 from .mturk_specs import PROVIDER, published_tasks
 from .submissions import (
     APPROVE,
@@ -55,7 +56,7 @@ def sync_submissions(provider) -> SyncReport:
     if market is None:
         report.messages.append(errors.NO_SETTINGS)
         return report
-    with tracked_job(kind=MARKET_SYNC, study=study, message="synced") as result:
+    with job_inline(kind=MARKET_SYNC, study=study, message="synced") as result:
         try:
             client = provider.client()
             _verify_pending(client, study, market, report)

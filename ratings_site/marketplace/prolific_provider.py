@@ -19,7 +19,8 @@ from prolific.participants import add_to_group, blocklist_filter, create_partici
 from prolific.studies import StudySpec, create_study, pause_study, publish_study, resume_study
 from prolific.submissions import approve_submission, list_submissions, reject_submission
 from ratings_site.crowd.providers.base import CrowdProvider, RaterIdentity, SyncReport
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.runner import job_inline
 from ratings_site.studies.models import Assignment
 
 from . import clients, errors
@@ -32,7 +33,6 @@ from .common import (
     require_same_environment,
     site_problems,
     site_url,
-    tracked_job,
 )
 from .models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
 from .mturk_specs import planned_batch_sizes
@@ -157,7 +157,7 @@ class ProlificProvider(CrowdProvider):
             provider=PROVIDER, environment=self.environment, request_token=token,
             defaults={"study": self.study, "cost": self.launch_cost(market)},
         )
-        with tracked_job(kind=PUBLISH, study=self.study, message="published on Prolific") as result:
+        with job_inline(kind=PUBLISH, study=self.study, message="published on Prolific") as result:
             client = _call(self.client)
             if not task.external_id:
                 created = _call(lambda: create_study(client, self.spec(market)))
@@ -203,7 +203,7 @@ class ProlificProvider(CrowdProvider):
         if market is None or task is None or not task.external_id:
             report.messages.append(errors.NO_SETTINGS if market is None else "Not published on Prolific yet.")
             return report
-        with tracked_job(kind=MARKET_SYNC, study=self.study, message="synced") as result:
+        with job_inline(kind=MARKET_SYNC, study=self.study, message="synced") as result:
             try:
                 client = self.client()
                 remote = {s.id: s for s in list_submissions(client, task.external_id)}

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from mturk.costs import bonus_cost, total_cost
 from ratings_site.crowd.providers import provider_for
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Study
 
 from .common import production_confirm

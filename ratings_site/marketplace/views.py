@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from mturk.errors import InvalidRequestError
 from mturk.questions import parse_worker_params
 from ratings_site.crowd.services import rater_get_or_create
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
 from ratings_site.studies.services import assignment_access, assignment_allocate
 

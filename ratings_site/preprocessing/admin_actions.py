@@ -4,7 +4,7 @@ The other apps' admins stay as they are; this app adds its actions to their regi
 ModelAdmins at admin autodiscovery (it is installed after them)."""
 from django.contrib import admin, messages
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .analysis import faces_analysis_start
 from .svm import svm_training_start

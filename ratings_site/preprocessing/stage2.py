@@ -13,7 +13,9 @@ from itertools import product
 from django.db import transaction
 
 from ratings_site.catalog.models import Image
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.models import Job
+from ratings_site.jobs.services import job_create, job_enqueue
 from ratings_site.studies.models import Study
 from ratings_site.studies.sampling import study_sample_plan
 
@@ -43,11 +45,6 @@ def stage2_start(
     *, sources, svm_version: SvmModelVersion, name: str = "Stage II naturalness", sample_size: int | None = None,
     n_batches: int = 72, raters_per_batch: int = 3, seed: int = 0, analysis: dict | None = None, user=None,
 ) -> Stage2Run:
-    from ratings_site.jobs.models import Job
-    from ratings_site.jobs.services import job_create, job_enqueue
-
-    from .tasks import stage2_build_task
-
     sources = list(sources or [])
     if not sources:
         raise ServiceError(errors.STAGE2_NO_SOURCES, code="no_sources")
@@ -60,7 +57,7 @@ def stage2_start(
         run.sources.set(sources)
         run.job = job_create(kind=Job.Kind.STAGE2, params={"run": run.pk}, user=user)
         run.save(update_fields=["job"])
-        job_enqueue(job=run.job, task=stage2_build_task)
+        job_enqueue(job=run.job)
     return run
 
 

@@ -9,7 +9,7 @@ from ratings_site.labels.models import RaterStats
 from ratings_site.marketplace.admin import MarketplaceSettingsInline
 from ratings_site.labels.services import export_job_start, labels_job_start
 
-from .errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from .models import Batch, GoldItem, Study
 from .sampling import study_sample_plan
 from .selectors import batches_progress, studies_with_progress

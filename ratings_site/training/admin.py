@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from ratings_site.labels.admin import ComputedAdmin
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .evaluate_jobs import legan_evaluation_latest, legan_evaluation_start
 from .forms import LeganEvaluateForm, LeganTrainForm

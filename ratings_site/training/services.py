@@ -11,10 +11,10 @@ import numpy as np
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_enqueue
+from ratings_site.jobs.services import job_queue
 from ratings_site.labels.models import Label
-from ratings_site.studies.errors import ServiceError
 
 from .models import QualityModelVersion
 
@@ -35,10 +35,7 @@ def quality_training_start(*, study, user=None, config: dict | None = None) -> J
         TrainConfig.from_dict({**config, "labels": "labels.csv"}).validate()
     except (ConfigError, TypeError, ValueError) as exc:
         raise ServiceError(BAD_CONFIG.format(detail=exc), code="bad_config")
-    job = job_create(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config}, user=user)
-    from .tasks import train_quality_task
-
-    return job_enqueue(job=job, task=train_quality_task)
+    return job_queue(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config}, user=user)
 
 
 def quality_version_make_current(*, version: QualityModelVersion) -> QualityModelVersion:
@@ -106,7 +103,4 @@ def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = N
 
 
 def quality_scoring_start(*, study, version: QualityModelVersion, user=None) -> Job:
-    job = job_create(kind=Job.Kind.SCORE_Q, study=study, params={"version": version.pk}, user=user)
-    from .tasks import score_quality_task
-
-    return job_enqueue(job=job, task=score_quality_task)
+    return job_queue(kind=Job.Kind.SCORE_Q, study=study, params={"version": version.pk}, user=user)

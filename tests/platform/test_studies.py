@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from ratings_site.studies import errors
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, BatchItem, Study
 from ratings_site.studies.sampling import study_sample_plan
 from ratings_site.studies.services import (
