@@ -47,6 +47,8 @@ def job_enqueue(*, job: Job, task=None) -> Job:
     Job.objects.filter(pk=job.pk).update(queued_at=job.queued_at)
     job_id = job.pk
     transaction.on_commit(lambda: job_send(job_id=job_id, task=task))
+    if not transaction.get_connection().in_atomic_block:  # sent already: show the caller how it went
+        job.refresh_from_db()
     return job
 
 
