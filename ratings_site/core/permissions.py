@@ -27,7 +27,8 @@ GROUP_PERMISSIONS = {
         # Paid production launches need marketplace.launch_production, granted per person.
         ("marketplace", ["add_marketplacesettings", "change_marketplacesettings", "view_marketplacesettings",
                          "view_publishedtask", "change_publishedtask", "view_marketplacesubmission",
-                         "change_marketplacesubmission"]),
+                         "change_marketplacesubmission", "view_moneyaction", "approve_submission", "reject_submission",
+                         "pay_bonus", "block_worker"]),
     ],
     ML_STAFF: [
         ("catalog", ["view_image", "view_source"]),

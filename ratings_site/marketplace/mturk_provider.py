@@ -32,7 +32,8 @@ from .common import (
     production_gate_problems,
     site_problems,
 )
-from .models import PublishedTask
+from .models import MoneyAction, PublishedTask
+from .money import money_move
 from .mturk_specs import PROVIDER, committed_cost, hit_specs, launch_costs, published_tasks
 
 
@@ -98,13 +99,14 @@ class MTurkProvider(CrowdProvider):
         market = self.market
         if market is None:
             raise ServiceError(errors.NO_SETTINGS, code="no_settings")
-        full, _ = launch_costs(self.study, market)
+        full, pending = launch_costs(self.study, market)
         gate = production_gate_problems(self.study, market, full.total)
         if gate:
             raise ServiceError(" ".join(gate), code="not_confirmed")
         with job_inline(kind=PUBLISH, study=self.study, message="published") as result:
             try:
-                report = self._publish(market)
+                report = money_move(action=MoneyAction.Action.LAUNCH, study=self.study, via="publish",
+                                    amount=pending.total, call=lambda: self._publish(market))
             except MTurkError as exc:
                 raise ServiceError(mturk_message(exc), code="publish_failed") from exc
             result.update(

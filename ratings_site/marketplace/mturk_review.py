@@ -21,7 +21,8 @@ from ratings_site.jobs.runner import job_inline
 from . import errors
 from .errors import mturk_message
 from .common import MARKET_SYNC, require_same_environment
-from .models import MarketplaceSubmission, PublishedTask
+from .models import MarketplaceSubmission, MoneyAction, PublishedTask
+from .money import money_move
 from .mturk_specs import PROVIDER, published_tasks
 from .submissions import (
     APPROVE,
@@ -95,10 +96,14 @@ def _review(client, market, sub: MarketplaceSubmission, report: SyncReport) -> N
         if sub.marketplace_status == "Approved":
             sub.payment = Payment.APPROVED  # MTurk already auto-approved (and paid) it
         elif decision == APPROVE:
-            approve_assignment(client, _ref(sub))
+            money_move(action=MoneyAction.Action.APPROVE, study=sub.study, submission=sub, via="marketplace sync",
+                       amount=market.reward_per_batch, detail="gold checks passed",
+                       call=lambda: approve_assignment(client, _ref(sub)))
             sub.payment = Payment.APPROVED
         elif decision == REJECT:
-            reject_assignment(client, _ref(sub), market.rejection_feedback)
+            money_move(action=MoneyAction.Action.REJECT, study=sub.study, submission=sub, via="marketplace sync",
+                       detail=market.rejection_feedback,
+                       call=lambda: reject_assignment(client, _ref(sub), market.rejection_feedback))
             sub.payment = Payment.REJECTED
         elif decision == HOLD:
             sub.payment = Payment.HELD
@@ -130,7 +135,9 @@ def _reconcile_orphans(client, study, market, report: SyncReport) -> None:
             if (record.assignment_id, record.worker_id) in counted:
                 continue
             if market.on_gold_failure == "reject":
-                reject_assignment(client, record.ref, ORPHAN_FEEDBACK)
+                money_move(action=MoneyAction.Action.REJECT, study=study, via="marketplace sync",
+                           detail=f"{record.assignment_id}: {ORPHAN_FEEDBACK}",
+                           call=lambda: reject_assignment(client, record.ref, ORPHAN_FEEDBACK))
                 report.rejected += 1
             else:
                 report.held += 1

@@ -34,7 +34,8 @@ from .common import (
     site_problems,
     site_url,
 )
-from .models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
+from .models import MarketplaceSettings, MarketplaceSubmission, MoneyAction, PublishedTask
+from .money import money_move
 from .mturk_specs import planned_batch_sizes
 from .submissions import (
     APPROVE,
@@ -157,7 +158,7 @@ class ProlificProvider(CrowdProvider):
             provider=PROVIDER, environment=self.environment, request_token=token,
             defaults={"study": self.study, "cost": self.launch_cost(market)},
         )
-        with job_inline(kind=PUBLISH, study=self.study, message="published on Prolific") as result:
+        def publish() -> str:
             client = _call(self.client)
             if not task.external_id:
                 created = _call(lambda: create_study(client, self.spec(market)))
@@ -166,6 +167,11 @@ class ProlificProvider(CrowdProvider):
             if task.status == PublishedTask.Status.PENDING:
                 _call(lambda: publish_study(client, task.external_id))
                 PublishedTask.objects.filter(pk=task.pk).update(status=PublishedTask.Status.PUBLISHED)
+            return f"Prolific study {task.external_id} published"
+
+        with job_inline(kind=PUBLISH, study=self.study, message="published on Prolific") as result:
+            committed = task.cost if task.status == PublishedTask.Status.PENDING else Decimal("0.00")
+            money_move(action=MoneyAction.Action.LAUNCH, study=self.study, via="publish", amount=committed, call=publish)
             result.update(prolific_study=task.external_id, places=self.places)
 
     def pause(self) -> None:
@@ -242,10 +248,15 @@ class ProlificProvider(CrowdProvider):
             if sub.marketplace_status == "APPROVED":
                 sub.payment = Payment.APPROVED
             elif decision == APPROVE:
-                approve_submission(client, sub.external_assignment_id)
+                money_move(action=MoneyAction.Action.APPROVE, study=self.study, submission=sub, via="marketplace sync",
+                           amount=market.reward_per_batch, detail="gold checks passed",
+                           call=lambda: approve_submission(client, sub.external_assignment_id))
                 sub.payment = Payment.APPROVED
             elif decision == REJECT:
-                reject_submission(client, sub.external_assignment_id, category=REJECTION_CATEGORY, message=market.rejection_feedback)
+                money_move(action=MoneyAction.Action.REJECT, study=self.study, submission=sub, via="marketplace sync",
+                           detail=market.rejection_feedback,
+                           call=lambda: reject_submission(client, sub.external_assignment_id, category=REJECTION_CATEGORY,
+                                                          message=market.rejection_feedback))
                 sub.payment = Payment.REJECTED
             elif decision == HOLD:
                 sub.payment = Payment.HELD
