@@ -13,8 +13,12 @@ $(VENV)/.installed: requirements.txt
 .PHONY: install demo test bench
 install: $(VENV)/.installed
 
+# The demo runs with DJANGO_DEBUG off, like production: a throwaway secret key per run
+# unless you set one (settings refuse the development key).
+THROWAWAY_KEY = $$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')
+
 demo: $(VENV)/.installed
-	$(PY) manage.py demo $(DEMO_ARGS)
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$(THROWAWAY_KEY)}" $(PY) manage.py demo $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	scripts/test $(TEST_ARGS)
