@@ -18,6 +18,7 @@ from ratings_site.jobs.models import Job
 from ratings_site.jobs.services import job_create, job_enqueue
 from ratings_site.studies.models import Study
 from ratings_site.studies.sampling import study_sample_plan
+from ratings_site.studies.services import study_create
 
 from . import errors
 from .analysis import YAW_FRONTAL_LIMIT, AnalysisOptions, analyzer_for, faces_analyse, images_metadata_merge, metadata_for
@@ -97,7 +98,7 @@ def _study_for(run: Stage2Run, balanced_size: int) -> Study:
     if run.study_id:
         return run.study
     sample_size = run.sample_size or max(balanced_size, run.n_batches)
-    study = Study.objects.create(
+    study = study_create(
         name=run.name,
         description=f"Built by stage II run #{run.pk} from SVM v{run.svm_version.number}.",
         # masked: raters never see an unmasked face; svm_version: classes of this SVM only.
@@ -107,9 +108,9 @@ def _study_for(run: Stage2Run, balanced_size: int) -> Study:
         n_batches=run.n_batches,
         raters_per_batch=run.raters_per_batch,
         seed=run.seed,
-        created_by=run.created_by,
+        user=run.created_by,
+        sources=run.sources.all(),
     )
-    study.sources.set(run.sources.all())
     Stage2Run.objects.filter(pk=run.pk).update(study=study)
     run.study = study
     return study

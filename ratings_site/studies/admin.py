@@ -16,7 +16,7 @@ from ratings_site.jobs.admin import jobs_report
 from .models import Batch, GoldItem, Study
 from .sampling import study_sample_plan
 from .selectors import batches_progress, studies_with_progress
-from .services import study_launch, study_pause
+from .services import study_launch, study_pause, study_save
 
 
 class GoldItemInline(admin.TabularInline):
@@ -69,9 +69,7 @@ class StudyAdmin(PermissionActionsMixin, admin.ModelAdmin):
         return studies_with_progress()
 
     def save_model(self, request, obj, form, change):
-        if not obj.created_by_id:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        study_save(study=obj, user=request.user)
 
     @admin.display(description="raters submitted / needed")
     def progress(self, obj):

@@ -32,6 +32,27 @@ def _insert_once(model, **fields):
     return model.objects.create(**fields)
 
 
+# --- Creating ------------------------------------------------------------------------
+
+def study_create(*, name: str, sources=(), user=None, **fields) -> Study:
+    """A draft study, validated (`full_clean`) before it is written, with its sources."""
+    with transaction.atomic():
+        study = Study(name=name, created_by=user, **fields)
+        study.full_clean()
+        study.save()
+        study.sources.set(sources)
+    return study
+
+
+def study_save(*, study: Study, user=None) -> Study:
+    """Save a study edited in the admin; the first save records who created it."""
+    if not study.created_by_id and user is not None and user.is_authenticated:
+        study.created_by = user
+    study.full_clean()
+    study.save()
+    return study
+
+
 # --- Launching -----------------------------------------------------------------------
 
 def study_batches_build(*, study: Study) -> int:
