@@ -39,15 +39,20 @@ def job_kind_register(kind: JobKind) -> None:
     _KINDS[kind.kind] = kind
 
 
-def job_kind(kind: str) -> JobKind | None:
-    """The declaration of `kind`, importing every app's tasks module once so that a web
-    process or the sweep knows the kinds a worker knows."""
-    if kind not in _KINDS and not _loaded[0]:
+def tasks_modules_load() -> None:
+    """Import every app's tasks module once, so that a web process or the sweep knows the
+    kinds (and Celery tasks) a worker knows."""
+    if not _loaded[0]:
         _loaded[0] = True
         autodiscover_modules("tasks")
+
+
+def job_kind(kind: str) -> JobKind | None:
+    if kind not in _KINDS:
+        tasks_modules_load()
     return _KINDS.get(kind)
 
 
 def job_kinds() -> dict[str, JobKind]:
-    job_kind("")
+    tasks_modules_load()
     return dict(_KINDS)

@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from .kinds import job_kind
+from .kinds import job_kind, tasks_modules_load
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def task_send(name: str, *args) -> bool:
     tasks module that imports it back); False when the broker is unreachable."""
     from celery import current_app
 
+    tasks_modules_load()
     task = current_app.tasks[name]
     try:
         task.apply_async(args=args)

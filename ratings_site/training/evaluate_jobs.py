@@ -24,7 +24,7 @@ from ratings_site.jobs.runner import JobContext
 from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion
-from .services import storage_local_copy
+from .services import Q_COPY, run_copy_once, storage_local_copy
 
 NOT_A_LEGAN_JOB = "Job #{job} is not a LEGAN training job."
 LEGAN_JOB_ENDED = "LEGAN job #{job} ended {status}: nothing to evaluate."
@@ -32,7 +32,6 @@ NO_MANIFEST = "The pairs manifest {path} does not exist: give an evaluation set 
 NO_TARGET = "Say which LEGAN version to evaluate, or which LEGAN job to evaluate after."
 BAD_INPUT = "Evaluation refused: {detail}"
 EVAL_DIR = "evaluation"
-Q_COPY = "quality.pt"
 
 
 class EvaluationStopped(Exception):
@@ -109,22 +108,13 @@ def evaluation_release(waiting: Job, legan_job: Job) -> dict:
     return {"version": version.pk}
 
 
-def _local_copy(field, target: Path) -> str:
-    """A stored file copied beside the run once (a resumed job reads the very same bytes)."""
-    if not target.exists():
-        with field.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        target.with_suffix(".tmp").replace(target)
-    return str(target)
-
-
 def legan_evaluate_body(context: JobContext) -> dict:
     import torch
 
     job = context.job
     version = LeganModelVersion.objects.select_related("quality_version").get(pk=job.params["version"])
-    checkpoint = _local_copy(version.checkpoint, context.run_dir / f"legan-v{version.number}.pt")
-    q_checkpoint = _local_copy(version.quality_version.checkpoint, context.run_dir / Q_COPY) if version.quality_version else None
+    checkpoint = run_copy_once(version.checkpoint, context.run_dir / f"legan-v{version.number}.pt")
+    q_checkpoint = run_copy_once(version.quality_version.checkpoint, context.run_dir / Q_COPY) if version.quality_version else None
     out_dir = context.run_dir / EVAL_DIR
     shutil.rmtree(out_dir, ignore_errors=True)  # an evaluation is short: a re-delivered job starts it over
     out_dir.mkdir(parents=True)

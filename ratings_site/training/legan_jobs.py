@@ -18,8 +18,8 @@ from ratings_site.jobs.runner import JobContext
 from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion, QualityModelVersion
+from .services import Q_COPY, run_copy_once, storage_local_copy
 
-Q_COPY = "quality.pt"
 Q_JOB_NOT_Q = "Job #{job} is not a Q training job."
 Q_JOB_ENDED = "Q job #{job} ended {status}: nothing to chain LEGAN after."
 NO_CURRENT_LEGAN = "No LEGAN version is marked current yet: train LEGAN first."
@@ -68,18 +68,6 @@ def legan_release(waiting: Job, q_job: Job) -> dict:
     return {"quality_version": version.pk}
 
 
-def _quality_copy(version: QualityModelVersion | None, run_dir: Path) -> str | None:
-    """Q's weights beside the run, copied once so a resumed run uses the very same Q."""
-    if version is None:
-        return None
-    target = run_dir / Q_COPY
-    if not target.exists():
-        with version.checkpoint.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        target.with_suffix(".tmp").replace(target)
-    return str(target)
-
-
 def legan_train_body(context: JobContext) -> dict:
     from legan.checkpoint import list_checkpoints
     from legan.config import TrainConfig, validate
@@ -88,7 +76,8 @@ def legan_train_body(context: JobContext) -> dict:
     job = context.job
     version_id = job.params.get("quality_version")
     q_version = QualityModelVersion.objects.get(pk=version_id) if version_id else None
-    config = TrainConfig.from_dict({**job.params["config"], "q_checkpoint": _quality_copy(q_version, context.run_dir),
+    q_checkpoint = run_copy_once(q_version.checkpoint, context.run_dir / Q_COPY) if q_version else None
+    config = TrainConfig.from_dict({**job.params["config"], "q_checkpoint": q_checkpoint,
                                     "progress": False})
     validate(config)
     resumed = list_checkpoints(context.run_dir)
@@ -128,8 +117,6 @@ def legan_version_create(*, job, checkpoint: Path, config: dict, metrics: dict, 
 @lru_cache(maxsize=2)
 def legan_generator_load(version_id: int):
     from legan.checkpoint import load_generator
-
-    from .services import storage_local_copy
 
     version = LeganModelVersion.objects.get(pk=version_id)
     with storage_local_copy(version.checkpoint.name) as path:

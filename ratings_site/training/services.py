@@ -61,6 +61,19 @@ def storage_local_copy(name: str):
         yield tmp.name
 
 
+Q_COPY = "quality.pt"
+
+
+def run_copy_once(field, target: Path) -> str:
+    """A stored file copied beside a job's run once: a resumed job reads the very same bytes
+    (a LEGAN run keeps the Q it started with even if Q's current version changes)."""
+    if not target.exists():
+        with field.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        target.with_suffix(".tmp").replace(target)
+    return str(target)
+
+
 @lru_cache(maxsize=2)
 def quality_model_load(version_id: int):
     from quality.checkpoint import load_quality_model
