@@ -14,8 +14,12 @@ $(VENV)/.installed: requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# The demo runs with DJANGO_DEBUG off, like production: a throwaway secret key per run
+# unless you set one (settings refuse the development key).
+THROWAWAY_KEY = $$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')
+
 demo: $(VENV)/.installed
-	$(PY) manage.py demo $(DEMO_ARGS)
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$(THROWAWAY_KEY)}" $(PY) manage.py demo $(DEMO_ARGS)
 
 # The lineup (human-preference) study end to end with SIMULATED raters on a FABRICATED run.
 demo-lineup: $(VENV)/.installed

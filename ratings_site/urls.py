@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("ratings_site.api.urls")),
     path("api/", include("ratings_site.training.api_urls")),
     path("api/", include("ratings_site.preprocessing.api_urls")),
+    path("api/", include("ratings_site.marketplace.api_urls")),
     path("", include("ratings_site.marketplace.urls")),
     path("healthz", healthz),
     path("", include("ratings_site.studies.urls")),

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from ratings_site.crowd.services import invitation_access, invitation_redeem
 from ratings_site.crowd.models import Rater
 
-from .errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from .models import Assignment, BatchItem, ItemView
 from .services import (
     assignment_access,
