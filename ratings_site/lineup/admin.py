@@ -3,6 +3,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
 from ratings_site.studies.errors import ServiceError
 
 from .forms import LineupImportForm
@@ -22,7 +23,7 @@ class TargetExampleInline(admin.TabularInline):
 
 
 @admin.register(LineupStudy)
-class LineupStudyAdmin(admin.ModelAdmin):
+class LineupStudyAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("study", "status", "models", "lineups", "votes", "simulated", "imported_at")
     list_select_related = ("study",)
     readonly_fields = ("study_link", "run_folder", "model_names", "reference_expression", "reference_lighting", "seed",
@@ -68,7 +69,8 @@ class LineupStudyAdmin(admin.ModelAdmin):
             '<table id="human-preference"><tr><th>model</th><th>human preference</th><th>95% interval</th>'
             "<th>votes</th><th>mean Q</th></tr>{}</table><pre>{}</pre>", rows, results_text(r))
 
-    @admin.action(description="Fill the human-preference column into the comparison table")
+    @admin_action(permission="lineup.change_lineupstudy",
+                  description="Fill the human-preference column into the comparison table")
     def fill_table(self, request, queryset):
         for lineup_study in queryset.select_related("study"):
             try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -22,6 +22,7 @@ from ratings_site.studies.services import assignment_check_open, assignment_subm
 from . import errors
 from .importing import LineupImportError, LineupPlan, lineup_plan
 from .models import Candidate, Lineup, LineupStudy, LineupView, TargetExample, Vote
+from .selectors import view_deadline as _deadline
 
 INSTRUCTIONS = (
     "Each row shows a real photo of a person (bright light, neutral expression) and several computer-edited "
@@ -131,10 +132,6 @@ class NextLineup:
     answer_seconds_left: float
 
 
-def _deadline(study: Study, served_at: datetime) -> datetime:
-    return served_at + timedelta(seconds=study.viewing_seconds + study.answer_grace_seconds)
-
-
 def _insert_once(model, **fields):
     if transaction.get_connection().in_atomic_block:
         with transaction.atomic():
@@ -177,23 +174,6 @@ def lineup_next(*, assignment: Assignment, now: datetime | None = None) -> NextL
             answer_seconds_left=max(study.viewing_seconds + study.answer_grace_seconds - elapsed, 0.0),
         )
     return None
-
-
-def lineups_unanswered(*, assignment: Assignment, now: datetime | None = None) -> int:
-    """Lineups still open to this assignment (unvoted and not past their window). Zero when
-    the batch may be submitted. Used by studies.services.assignment_submit."""
-    now = now or timezone.now()
-    study = assignment.batch.study
-    open_ = 0
-    views = dict(LineupView.objects.filter(assignment=assignment).values_list("lineup_id", "served_at"))
-    voted = set(Vote.objects.filter(assignment=assignment).values_list("lineup_id", flat=True))
-    for lineup_id in Lineup.objects.filter(batch_id=assignment.batch_id).values_list("id", flat=True):
-        if lineup_id in voted:
-            continue
-        served_at = views.get(lineup_id)
-        if served_at is None or now <= _deadline(study, served_at):
-            open_ += 1
-    return open_
 
 
 def _int(raw, message: str, code: str) -> int:

@@ -330,7 +330,7 @@ def assignment_submit(*, assignment: Assignment, now: datetime | None = None) ->
             missing = pending.total - Rating.objects.filter(assignment=assignment).count()
             raise ServiceError(errors.NOT_FINISHED.format(missing=missing), code="not_finished", status=409)
         if hasattr(assignment.batch.study, "lineup"):  # a lineup study: its lineups, not items, must be done
-            from ratings_site.lineup.services import lineups_unanswered
+            from ratings_site.lineup.selectors import lineups_unanswered
 
             missing = lineups_unanswered(assignment=assignment, now=now)
             if missing:
