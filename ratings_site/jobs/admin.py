@@ -6,15 +6,25 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
 
 from .models import Job
 from .resume import RESUMABLE_STATES, job_live, job_resume
-from .services import job_cancel
+from .services import job_cancel, job_waiting_for_broker
+
+
+def jobs_report(request, job: Job, what: str) -> None:
+    """Tell the person who started a job what happened to it: queued, or waiting for a task
+    queue that could not be reached (and will be sent later)."""
+    if job_waiting_for_broker(job):
+        messages.warning(request, f"{what} #{job.pk}: {job.message}")
+    else:
+        messages.info(request, f"{what} #{job.pk} queued; follow it under Jobs.")
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "study", "status", "progress_bar", "message", "created_by", "created_at", "finished_at")
     list_filter = ("kind", "status")
     list_select_related = ("study", "created_by")
@@ -82,7 +92,7 @@ class JobAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}">{}</a>', obj.artifact.url, obj.artifact.name)
 
-    @admin.action(description="Cancel selected jobs")
+    @admin_action(permission="jobs.change_job", description="Cancel selected jobs")
     def cancel(self, request, queryset):
         for job in queryset:
             job_cancel(job=job)
@@ -100,6 +110,6 @@ class JobAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, f"Job #{job.pk} queued again; it continues from where it stopped.")
 
-    @admin.action(description="Resume selected failed or cancelled jobs")
+    @admin_action(permission="jobs.change_job", description="Resume selected failed or cancelled jobs")
     def resume(self, request, queryset):
         self._resume(request, list(queryset))

@@ -6,33 +6,15 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
+from .kinds import job_kind
 from .models import Job
+from .services import job_enqueue
 
 RESUMABLE_STATES = (Job.Status.FAILED, Job.Status.CANCELLED)
 RESUME_WRONG_STATE = "Only a failed or cancelled job can be resumed; job #{pk} is {status}."
 RESUME_UNKNOWN_KIND = "Jobs of kind '{kind}' cannot be resumed from here."
-
-
-def job_task_for(kind: str):
-    """The Celery task that runs a job of this kind (imported late: tasks import services)."""
-    from ratings_site.labels import tasks as labels
-    from ratings_site.preprocessing import tasks as preprocessing
-    from ratings_site.training import tasks as training
-
-    return {
-        Job.Kind.LABELS: labels.labels_compute_task,
-        Job.Kind.EXPORT: labels.export_build_task,
-        Job.Kind.FACES: preprocessing.faces_analyse_task,
-        Job.Kind.SVM: preprocessing.svm_train_task,
-        Job.Kind.SVM_APPLY: preprocessing.svm_apply_task,
-        Job.Kind.STAGE2: preprocessing.stage2_build_task,
-        Job.Kind.TRAIN_Q: training.train_quality_task,
-        Job.Kind.SCORE_Q: training.score_quality_task,
-        Job.Kind.TRAIN_LEGAN: training.train_legan_task,
-        Job.Kind.EVALUATE_LEGAN: training.evaluate_legan_task,
-    }.get(kind)
 
 
 def job_resume(*, job: Job) -> Job:
@@ -40,13 +22,11 @@ def job_resume(*, job: Job) -> Job:
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status not in RESUMABLE_STATES:
             raise ServiceError(RESUME_WRONG_STATE.format(pk=job.pk, status=job.status), code="wrong_state", status=409)
-        task = job_task_for(job.kind)
-        if task is None:
+        if job_kind(job.kind) is None:
             raise ServiceError(RESUME_UNKNOWN_KIND.format(kind=job.kind), code="not_resumable", status=409)
         Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, cancel_requested=False, error="", finished_at=None,
                                              message="resumed: queued")
-        job_id = job.pk
-        transaction.on_commit(lambda: task.delay(job_id))
+        job_enqueue(job=job)  # the one runner sends its kind's task after commit
     job.refresh_from_db()
     return job
 

@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
+
 from .models import Label, RaterExclusion, RaterStats
 from .services import rater_exclusion_set
 
@@ -39,7 +41,7 @@ class LabelAdmin(ComputedAdmin):
 
 
 @admin.register(RaterStats)
-class RaterStatsAdmin(ComputedAdmin):
+class RaterStatsAdmin(PermissionActionsMixin, ComputedAdmin):
     list_display = ("rater_link", "study", "n_ratings", "gold_passed", "gold_checks", "mad_shown", "flagged", "excluded",
                     "excluded_by_hand")
     list_filter = ("flagged", "excluded_by_hand", "excluded", "study")
@@ -55,20 +57,17 @@ class RaterStatsAdmin(ComputedAdmin):
         return _rounded(obj.mad_from_others)
 
     def _decide(self, request, queryset, excluded: bool):
-        if not request.user.has_perm("labels.add_raterexclusion"):
-            messages.error(request, "You do not have permission to exclude raters.")
-            return
         for stats in queryset.select_related("study", "rater"):
             rater_exclusion_set(study=stats.study, rater=stats.rater, excluded=excluded, user=request.user,
                                 reason=request.POST.get("reason", ""))
         verb = "excluded from" if excluded else "counted again in"
         messages.success(request, f"{queryset.count()} rater(s) {verb} the labels; the labels are being recomputed (see Jobs).")
 
-    @admin.action(description="Exclude from labels (recomputes labels; reversible)")
+    @admin_action(permission="labels.add_raterexclusion", description="Exclude from labels (recomputes labels; reversible)")
     def exclude_from_labels(self, request, queryset):
         self._decide(request, queryset, True)
 
-    @admin.action(description="Count in labels again (undo an exclusion)")
+    @admin_action(permission="labels.add_raterexclusion", description="Count in labels again (undo an exclusion)")
     def include_in_labels(self, request, queryset):
         self._decide(request, queryset, False)
 

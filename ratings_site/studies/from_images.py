@@ -10,7 +10,7 @@ from django.utils.text import slugify
 from ratings_site.catalog.models import Image, Source
 from ratings_site.catalog.services import image_create
 
-from .errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from .models import Study
 
 NO_IMAGES = "Send at least one image file (field 'images')."

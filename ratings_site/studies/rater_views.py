@@ -13,8 +13,9 @@ from django.views.decorators.http import require_http_methods
 from ratings_site.crowd.services import invitation_access, invitation_redeem
 from ratings_site.crowd.models import Rater
 
+from ratings_site.core.errors import ServiceError
+
 from . import errors
-from .errors import ServiceError
 from .models import Assignment, BatchItem, ItemView, Rating, Study
 from .selectors import study_is_full, study_task_summary
 from .services import (
@@ -71,8 +72,12 @@ def invitation_page(request, token: str):
     if rater is None and study.status == Study.Status.RUNNING and study_is_full(study):
         return _full(request, study)
     if request.method == "GET":
+        if hasattr(study, "lineup"):  # a lineup study: its own instructions, with real examples of the targets
+            from ratings_site.lineup.rater_views import instructions_page
+
+            return instructions_page(request, study.lineup, token=token, invitation=True)
         return _instructions(request, study, token=token)
-    if not _consented(request):
+    if not _consented(request) and not hasattr(study, "lineup"):
         return _instructions(request, study, token=token, error=errors.CONSENT_REQUIRED, status=400)
     try:
         if rater is None:
@@ -83,7 +88,8 @@ def invitation_page(request, token: str):
         if exc.code in ("no_batch", "used_up") and study_is_full(study):
             return _full(request, study)
         return _error(request, exc)
-    assignment_consent(assignment=assignment)
+    if _consented(request):
+        assignment_consent(assignment=assignment)
     return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
 
 
@@ -102,6 +108,8 @@ def rate_page(request, token: str):
         assignment = assignment_access(token=token)
     except ServiceError as exc:
         return _error(request, exc)
+    if hasattr(assignment.batch.study, "lineup"):  # every provider lands here; lineups have their own page
+        return HttpResponseRedirect(reverse("lineup:vote", args=[token]))
     error = None
     status = 200
     if assignment.consented_at is None and assignment.status == Assignment.Status.ACTIVE:
@@ -181,6 +189,8 @@ def done_page(request, token: str):
         assignment = assignment_access(token=token)
     except ServiceError as exc:
         return _error(request, exc)
+    if hasattr(assignment.batch.study, "lineup"):
+        return HttpResponseRedirect(reverse("lineup:done", args=[token]))
     if assignment.status != Assignment.Status.SUBMITTED:
         return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
     rated = assignment.ratings.count()

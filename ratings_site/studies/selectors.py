@@ -42,8 +42,9 @@ def studies_with_progress():
 
 
 def planned_batch_sizes(study: Study) -> dict[int, int]:
-    """Images per batch index: the real batches when built, else what the launch will build."""
-    built = dict(Batch.objects.filter(study=study).annotate(n=Count("items")).values_list("index", "n"))
+    """Images (or lineups) per batch index: the real batches when built, else what the launch will build."""
+    held = "lineups" if hasattr(study, "lineup") else "items"  # a lineup study's batches hold lineups
+    built = dict(Batch.objects.filter(study=study).annotate(n=Count(held)).values_list("index", "n"))
     if built:
         return built
     golds = study.gold_items.count() if study.pk else 0
