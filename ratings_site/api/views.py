@@ -143,8 +143,8 @@ class RateNext(_RaterEndpoint):
         if fast is not None:
             return Response({"done": False, "image_url": reverse("rating:image", args=[token, fast["item"]]), **fast})
         assignment = assignment_access(token=token)
-        if assignment.status == assignment.Status.ACTIVE:
-            assignment_check_consented(assignment)
+        if assignment.status == assignment.Status.ACTIVE and not hasattr(assignment.batch.study, "lineup"):
+            assignment_check_consented(assignment)  # (a lineup study has its own start page)
         nxt = item_next(assignment=assignment)
         if nxt is None:
             assignment = assignment_submit(assignment=assignment)
