@@ -1,9 +1,9 @@
 """Training LEGAN (or the StarGAN baseline): single process or DistributedDataParallel.
 
-    python -m legan.train --manifest data/manifest.csv --expressions neutral,smile,... \
+    python -m legan.train_cli --manifest data/manifest.csv --expressions neutral,smile,... \
         --lightings 00,01,... --q-checkpoint q.pt --identity dlib --arch legan
-    torchrun --nproc_per_node 4 -m legan.train ...        # several GPUs / machines
-    python -m legan.train --resume runs/legan/00003-legan  # continue exactly
+    torchrun --nproc_per_node 4 -m legan.train_cli ...        # several GPUs / machines
+    python -m legan.train_cli --resume runs/legan/00003-legan  # continue exactly
 
 One iteration is one D step on a fresh batch; every n_critic-th iteration also takes a G step
 on that batch (StarGAN's schedule; the paper's "5 D steps per G step"). Only rank 0 writes.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -22,60 +21,18 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from legan import build
-from legan.checkpoint import (capture_rng, checkpoint_path, latest_checkpoint, list_checkpoints,
-                              load_checkpoint, restore_rng, save_checkpoint)
+from legan.checkpoint import load_checkpoint, save_checkpoint
 from legan.config import ConfigError, TrainConfig, validate
 from legan.distributed import (DistContext, barrier, broadcast_flag, gather_objects, mean_across_processes,
                                resolve_device, setup_distributed, teardown_distributed)
 from legan.loss import LeganLoss
 from legan.plots import plot_losses
-from legan.run_dir import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 from legan.samples import build_sample_set, save_grid
 from legan.validation import build_validator
-
-
-MSG_RUN_DIR_USED = "{path} already holds checkpoints: resume it (--resume) or train into a new folder"
-
-
-class TrainingStopped(Exception):
-    """should_stop() returned True; a checkpoint was written first (resume=True continues)."""
-
-    def __init__(self, iteration: int, checkpoint: Optional[Path]) -> None:
-        super().__init__(f"training stopped at iteration {iteration}; checkpoint {checkpoint}")
-        self.iteration = iteration
-        self.checkpoint = checkpoint
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    checkpoint_path: Optional[Path]
-    metrics: dict
-
-
-class StatsMeter:
-    """Running sums of the loss stats between two log lines (kept on the device: no syncs)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, stats: dict[str, torch.Tensor]) -> None:
-        for k, v in stats.items():
-            self.sums[k] = self.sums.get(k, 0) + v
-            self.counts[k] = self.counts.get(k, 0) + 1
-
-    def state(self) -> dict:
-        return {"sums": {k: float(v) for k, v in self.sums.items()}, "counts": dict(self.counts)}
-
-    def load(self, state: dict, device: torch.device) -> None:
-        self.sums = {k: torch.tensor(v, device=device) for k, v in state["sums"].items()}
-        self.counts = dict(state["counts"])
-
-    def pop_means(self) -> dict[str, float]:
-        means = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
-        self.sums, self.counts = {}, {}
-        return means
+from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
+                                require_latest_checkpoint, restore_rng)
+from runkit.loop import StatsMeter, TrainingStopped, TrainResult
+from runkit.runs import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 
 
 def _optimizer_step(opt: torch.optim.Optimizer, scaler) -> None:
@@ -109,8 +66,7 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
         torch.backends.cudnn.benchmark = True
     n_e, n_l = len(config.expressions), len(config.lightings)
     ckpt_dir = run_dir / CHECKPOINTS_DIR
-    if not resume and list_checkpoints(ckpt_dir):
-        raise ConfigError(MSG_RUN_DIR_USED.format(path=run_dir))
+    refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
     dataset = dataset if dataset is not None else build.build_dataset(config)
     loader, sampler = build.build_loader(dataset, config, ctx, device)
     if ctx.is_main:  # only once the options and the data have been checked
@@ -131,7 +87,7 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
                                    config.sample_targets)
     iteration, meter = 0, StatsMeter()
     if resume:
-        payload = load_checkpoint(latest_checkpoint(ckpt_dir), map_location="cpu")
+        payload = load_checkpoint(require_latest_checkpoint(ckpt_dir), map_location="cpu")
         G.load_state_dict(payload["G"])
         D.load_state_dict(payload["D"])
         opt_G.load_state_dict(payload["opt_G"])
@@ -151,7 +107,7 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     loss = LeganLoss(G, D, n_expressions=n_e, config=config.loss, identity_net=T, quality_net=Q,
                      autocast_dtype=autocast_dtype, scalers=scalers)
 
-    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_iteration=iteration) if ctx.is_main else None
+    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_at=iteration, key="iteration") if ctx.is_main else None
 
     def checkpoint() -> Path:
         rng_states = gather_objects(capture_rng(target_rng), ctx)  # every process's RNG
@@ -226,11 +182,5 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     return TrainResult(run_dir, last_ckpt, metrics)
 
 
-def main(argv=None) -> int:
-    from legan.train_cli import main as cli_main
-
-    return cli_main(argv)
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit("the training command is `python -m legan.train_cli` (this module is the library)")

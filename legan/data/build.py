@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from legan.data.images import ImageReadError, read_image, save_image, save_mask
+from faces.errors import UnreadableImageError
+from legan.data.images import read_image, save_image, save_mask
 from legan.data.manifest import label_counts, write_manifest
 from legan.data.preprocess import DEFAULT_SIZE, full_crop_preprocess
 from legan.data.sources.records import ExcludedFile, ScanResult, SourceRecord
@@ -45,8 +46,8 @@ def _failure_types() -> tuple[type[BaseException], ...]:
     try:
         from faces.errors import FaceAnalysisError
     except ImportError:  # faces/ missing: only file errors can be told apart
-        return (ImageReadError,)
-    return (FaceAnalysisError, ImageReadError)
+        return (UnreadableImageError,)
+    return (FaceAnalysisError, UnreadableImageError)
 
 
 def _reason(exc: BaseException) -> str:

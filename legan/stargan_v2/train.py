@@ -1,6 +1,6 @@
 """Training the StarGAN v2 baseline with the project's data pipeline, run folder and checkpoints.
 
-    python -m legan.train --arch stargan-v2 --manifest M --expressions a,b --lightings x,y \
+    python -m legan.train_cli --arch stargan-v2 --manifest M --expressions a,b --lightings x,y \
         --no-quality-loss --no-identity-loss [--stargan-v2-option lambda_ds=2 ...]
 
 One iteration is the authors' full step on one batch: D (latent-guided), D (reference-guided),
@@ -11,7 +11,7 @@ Target domains are drawn uniformly among the (expression, lighting) combinations
 data; the two reference images are random images of that domain. TrainConfig's n_critic,
 beta1 / beta2, loss weights, AMP and Q / T options do not apply to this architecture.
 
-The checkpoint's "G" is the EMA translator (what `load_translator` and synthesis read), "D" the
+The checkpoint's "G" is the EMA translator (what `legan.checkpoint.load_stargan_v2` and synthesis read), "D" the
 discriminator; the training copies and the mapping / style encoder optimizers are extras.
 Distributed runs average gradients over processes before every optimizer step (as DDP would).
 """
@@ -30,20 +30,21 @@ from torch import nn
 from tqdm import tqdm
 
 from legan import build
-from legan.checkpoint import (capture_rng, checkpoint_path, latest_checkpoint, list_checkpoints,
-                              load_checkpoint, restore_rng, save_checkpoint)
+from legan.checkpoint import load_checkpoint, save_checkpoint
 from legan.config import ConfigError, TrainConfig, validate
 from legan.distributed import (DistContext, barrier, broadcast_flag, gather_objects, mean_across_processes,
                                resolve_device, setup_distributed, teardown_distributed)
 from legan.plots import plot_losses
-from legan.run_dir import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 from legan.samples import build_sample_set, save_grid
 from legan.stargan_v2.loss import StarGANv2Loss
 from legan.stargan_v2.networks import Discriminator, StarGANv2Options, check_image_size, domain_index, he_init
 from legan.stargan_v2.references import ReferenceSampler
 from legan.stargan_v2.translator import StarGANv2Translator
-from legan.train import MSG_RUN_DIR_USED, StatsMeter, TrainingStopped, TrainResult
 from legan.validation import build_validator
+from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
+                                require_latest_checkpoint, restore_rng)
+from runkit.loop import StatsMeter, TrainingStopped, TrainResult
+from runkit.runs import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 
 MSG_NOT_V2 = "legan.stargan_v2.train trains arch 'stargan-v2', the config says {arch!r}"
 
@@ -134,8 +135,7 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
     device = resolve_device(config.device, ctx)
     n_l = len(config.lightings)
     ckpt_dir = run_dir / CHECKPOINTS_DIR
-    if not resume and list_checkpoints(ckpt_dir):
-        raise ConfigError(MSG_RUN_DIR_USED.format(path=run_dir))
+    refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
     dataset = dataset if dataset is not None else build.build_dataset(config)
     loader, sampler = build.build_loader(dataset, config, ctx, device)
     refs = ReferenceSampler(dataset, n_l)
@@ -152,7 +152,7 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
                                 config.sample_targets) if ctx.is_main else None)
     iteration, meter = 0, StatsMeter()
     if resume:
-        payload = load_checkpoint(latest_checkpoint(ckpt_dir), map_location="cpu")
+        payload = load_checkpoint(require_latest_checkpoint(ckpt_dir), map_location="cpu")
         ema.load_state_dict(payload["G"])
         D.load_state_dict(payload["D"])
         nets.load_state_dict(payload["nets"])
@@ -162,7 +162,7 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
         restore_rng(payload["rng"][ctx.rank], rng)
         meter.load(payload["meters"][ctx.rank], device)
     loss = StarGANv2Loss(nets, D, opts)
-    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_iteration=iteration) if ctx.is_main else None
+    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_at=iteration, key="iteration") if ctx.is_main else None
 
     def checkpoint() -> Path:
         rng_states = gather_objects(capture_rng(rng), ctx)

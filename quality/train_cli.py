@@ -1,8 +1,8 @@
-"""Command line for `python -m quality.train`.
+"""Command line for `python -m quality.train_cli`.
 
-  python -m quality.train --labels export.csv --runs-root runs/q --name baseline
-  python -m quality.train --labels export.csv --dry-run
-  python -m quality.train --run-dir runs/q/00003-baseline --resume   # config from the run
+  python -m quality.train_cli --labels export.csv --runs-root runs/q --name baseline
+  python -m quality.train_cli --labels export.csv --dry-run
+  python -m quality.train_cli --run-dir runs/q/00003-baseline --resume   # config from the run
 
 Ctrl-C stops at the next step boundary after saving a checkpoint (resume with --resume).
 """
@@ -17,20 +17,21 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from faces.errors import UnreadableImageError
 from quality.checkpoint import CheckpointError
 from quality.config import ConfigError, TrainConfig
-from quality.images import QualityImageError
 from quality.labels import LabelExportError
 from quality.losses import LOSSES
 from quality.model import QualityConfig
-from quality.runs import make_run_dir
-from quality.train import TrainingStopped, dry_run, train
+from quality.train import dry_run, train
+from runkit.loop import TrainingStopped
+from runkit.runs import make_run_dir
 
 RESUME_NEEDS_RUN_DIR = "--resume needs --run-dir pointing at an existing run folder"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m quality.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m quality.train_cli", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--labels", help="label export (CSV or Parquet, platform schema)")
     p.add_argument("--images-root", default=None, help="root for relative image paths "
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         config.validate()
         run_dir = Path(args.run_dir) if args.run_dir else make_run_dir(args.runs_root, args.name or config.loss)
         return _run(config, run_dir, args.resume)
-    except (ConfigError, LabelExportError, QualityImageError, CheckpointError, ValueError) as err:
+    except (ConfigError, LabelExportError, UnreadableImageError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
