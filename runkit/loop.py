@@ -1,12 +1,15 @@
-"""Scaffolding of a training loop: how it stops, what it returns, how it averages its stats."""
+"""Scaffolding of a training loop: how it stops, what it returns, how it averages its stats, and
+what it does between model steps (log, validate, sample, checkpoint, stop)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import torch
+from tqdm import tqdm
 
 
 class TrainingStopped(Exception):
@@ -57,3 +60,76 @@ class StatsMeter:
         means = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
         self.sums, self.counts = {}, {}
         return means
+
+
+@dataclass
+class LoopHooks:
+    """What a trainer does at the loop's intervals; the loop decides when.
+
+    log(iteration, done, sec_per_iteration, validation) writes one stats line and returns it
+    (validation: the dict `validate` returned when it was due, else {}); sample(iteration) writes a sample grid;
+    stop_requested() says whether to stop now (every process must get the same answer);
+    checkpoint(iteration) writes a checkpoint and returns its path.
+    """
+
+    log: Callable[[int, bool, float, dict], Optional[dict]]
+    checkpoint: Callable[[int], Optional[Path]]
+    sample: Callable[[int], None] = lambda iteration: None
+    validate: Optional[Callable[[], dict]] = None
+    stop_requested: Callable[[], bool] = lambda: False
+
+
+class IterationLoop:
+    """The scaffolding of a loop counted in iterations (steps), shared by legan's trainers and
+    the colouriser: the (epoch, offset) a resumable sampler starts from, the progress bar, and
+    after each iteration the log line (with its timing and, every `validate_every`, a
+    validation), the sample grid, the checkpoint, and a requested stop, which checkpoints and
+    raises TrainingStopped. The model step itself stays in the trainer."""
+
+    def __init__(self, hooks: LoopHooks, *, start: int, total: int, per_epoch: int, log_every: int,
+                 sample_every: int, checkpoint_every: int, validate_every: int = 0,
+                 progress: bool = False, desc: str = "train") -> None:
+        self.hooks = hooks
+        self.iteration, self.total, self.per_epoch = start, total, max(per_epoch, 1)
+        self.log_every, self.sample_every, self.checkpoint_every = log_every, sample_every, checkpoint_every
+        self.validate_every, self.last_validation = validate_every, start
+        self.last_checkpoint: Optional[Path] = None
+        self.last_log: dict = {}
+        self.bar = tqdm(total=total, initial=start, disable=not progress, desc=desc, dynamic_ncols=True)
+        self._tick, self._tick_iteration = time.perf_counter(), start
+
+    def positions(self) -> Iterator[tuple[int, int]]:
+        """(epoch, batch offset) to (re)start the data from, until the last iteration."""
+        while self.iteration < self.total:
+            yield divmod(self.iteration, self.per_epoch)
+
+    def _due(self, every: int, done: bool) -> bool:
+        return done or (every > 0 and self.iteration % every == 0)
+
+    def end_iteration(self) -> bool:
+        """Count one iteration and do what is due; True when the run is done (break)."""
+        self.iteration += 1
+        self.bar.update(1)
+        done = self.iteration >= self.total
+        if self._due(self.log_every, done):
+            now = time.perf_counter()
+            sec_per_iteration = (now - self._tick) / max(1, self.iteration - self._tick_iteration)
+            self._tick, self._tick_iteration = now, self.iteration
+            validation = {}
+            if self.hooks.validate is not None and (
+                    done or self.iteration - self.last_validation >= self.validate_every):
+                validation = self.hooks.validate()
+                self.last_validation = self.iteration
+            self.last_log = self.hooks.log(self.iteration, done, sec_per_iteration, validation) or {}
+        if self._due(self.sample_every, done):
+            self.hooks.sample(self.iteration)
+        stop = bool(self.hooks.stop_requested())
+        if self._due(self.checkpoint_every, done) or stop:
+            self.last_checkpoint = self.hooks.checkpoint(self.iteration)
+        if stop:
+            self.close()
+            raise TrainingStopped(self.iteration, self.last_checkpoint)
+        return done
+
+    def close(self) -> None:
+        self.bar.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,7 +33,7 @@ from legan.augment.colorize_artifacts import (
 )
 from runkit.checkpoints import capture_rng, checkpoint_path, latest_checkpoint, restore_rng, save_checkpoint
 from runkit.device import select_device
-from runkit.loop import TrainingStopped, TrainResult
+from runkit.loop import IterationLoop, LoopHooks, TrainResult
 from runkit.runs import CHECKPOINTS_DIR, CONFIG_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, read_config, write_json
 
 MSG_RUN_EXISTS = "Run folder {run_dir} already holds a run; pass --resume to continue it or choose a new --out."
@@ -243,27 +242,30 @@ def train(
     write_json(config_path, config.to_dict() | {"n_images": len(trainer.dataset)})
 
     sums: dict[str, float] = {}
-    n_since_log, tick = 0, time.time()
-    last_checkpoint = latest_checkpoint(run_dir / CHECKPOINTS_DIR)
+    n_since_log = 0
+
+    def log(step: int, done: bool, sec_per_step: float, validation: dict) -> None:
+        nonlocal sums, n_since_log
+        stats = {name: total / n_since_log for name, total in sums.items()}
+        stats |= {"lr": trainer.sched_G.get_last_lr()[0], "sec_per_step": sec_per_step}
+        stats_log.write({"step": step} | stats)
+        if on_progress is not None:
+            on_progress(step, config.steps, stats)
+        sums, n_since_log = {}, 0
+
     stats_log = StatsWriter(run_dir / STATS_NAME, resume_at=trainer.step)
-    while trainer.step < config.steps:
+    hooks = LoopHooks(log=log, checkpoint=lambda step: trainer.save(), sample=lambda step: trainer.samples(),
+                      stop_requested=should_stop or (lambda: False))
+    loop = IterationLoop(hooks, start=trainer.step, total=config.steps, per_epoch=1, log_every=config.log_every,
+                         sample_every=config.sample_every, checkpoint_every=config.checkpoint_every)
+    loop.last_checkpoint = latest_checkpoint(run_dir / CHECKPOINTS_DIR)
+    for _ in loop.positions():  # the batch is a function of the step (BatchSchedule)
         for name, value in trainer.train_step().items():
             sums[name] = sums.get(name, 0.0) + value
         n_since_log += 1
-        step = trainer.step
-        if step % config.log_every == 0 or step == config.steps:
-            stats = {name: total / n_since_log for name, total in sums.items()}
-            stats |= {"lr": trainer.sched_G.get_last_lr()[0], "sec_per_step": (time.time() - tick) / n_since_log}
-            stats_log.write({"step": step} | stats)
-            if on_progress is not None:
-                on_progress(step, config.steps, stats)
-            sums, n_since_log, tick = {}, 0, time.time()
-        if step % config.sample_every == 0 or step == config.steps:
-            trainer.samples()
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            last_checkpoint = trainer.save()
-        if should_stop is not None and should_stop():
-            raise TrainingStopped(step, trainer.save())
+        loop.end_iteration()
+    loop.close()
+    last_checkpoint = loop.last_checkpoint
     if last_checkpoint is None:  # resumed at or beyond the final step
         last_checkpoint = trainer.save()
     metrics = {"step": trainer.step, "l1_train": evaluate_l1(trainer.G, trainer.dataset, trainer.device)}

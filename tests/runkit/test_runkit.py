@@ -11,7 +11,7 @@ import torch
 from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, list_checkpoints,
                                 refuse_used_run_dir, require_latest_checkpoint, restore_rng, save_checkpoint)
 from runkit.device import select_device
-from runkit.loop import StatsMeter, TrainingStopped
+from runkit.loop import IterationLoop, LoopHooks, StatsMeter, TrainingStopped
 from runkit.runs import StatsWriter, make_run_dir, next_run_dir, read_stats
 
 
@@ -77,3 +77,36 @@ def test_stats_meter_averages_and_survives_a_checkpoint():
     restored = StatsMeter()
     restored.load(meter.state(), torch.device("cpu"))
     assert restored.pop_means() == {"a": 2.0} and restored.pop_means() == {}
+
+
+def run_loop(total, stop_at=None, start=0, **intervals):
+    calls = []
+    hooks = LoopHooks(
+        log=lambda i, done, sec, val: calls.append(("log", i, done, bool(val))) or {"iteration": i},
+        checkpoint=lambda i: calls.append(("checkpoint", i)) or f"ckpt-{i}",
+        sample=lambda i: calls.append(("sample", i)),
+        validate=lambda: {"Val/x": 1.0},
+        stop_requested=lambda: stop_at is not None and loop.iteration >= stop_at)
+    loop = IterationLoop(hooks, start=start, total=total, per_epoch=3, **intervals)
+    positions = []
+    for epoch, offset in loop.positions():
+        positions.append((epoch, offset))
+        for _ in range(offset, 3):
+            if loop.end_iteration():
+                break
+    return loop, calls, positions
+
+
+def test_iteration_loop_does_what_is_due_and_resumes_mid_epoch():
+    loop, calls, positions = run_loop(5, start=1, log_every=2, sample_every=4, checkpoint_every=3,
+                                      validate_every=4)
+    assert positions == [(0, 1), (1, 0)]
+    assert calls == [("log", 2, False, False), ("checkpoint", 3), ("log", 4, False, False), ("sample", 4),
+                     ("log", 5, True, True), ("sample", 5), ("checkpoint", 5)]
+    assert loop.iteration == 5 and loop.last_checkpoint == "ckpt-5" and loop.last_log == {"iteration": 5}
+
+
+def test_iteration_loop_checkpoints_then_raises_on_a_requested_stop():
+    with pytest.raises(TrainingStopped) as stopped:
+        run_loop(10, stop_at=2, log_every=5, sample_every=5, checkpoint_every=5)
+    assert stopped.value.step == 2 and stopped.value.checkpoint_path == "ckpt-2"
