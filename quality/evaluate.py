@@ -22,6 +22,7 @@ from quality.labels import LabelExportError, load_labels
 from quality.metrics import compute_metrics, json_safe
 from quality.plots import calibration_plot
 from quality.splits import SPLIT_NAMES, split_labels
+from runkit.device import select_device
 
 
 @torch.no_grad()
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = select_device("auto")
         model = load_quality_model(args.checkpoint, map_location=device)
         labels = load_labels(args.labels, args.images_root)
         if args.split != "all":

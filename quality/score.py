@@ -26,6 +26,7 @@ from faces.io import list_images, load_rgb
 from faces.io import ImageSource
 from quality.checkpoint import quality_contract
 from runkit.contract import InputContract, model_input
+from runkit.device import select_device
 
 FACES_UNAVAILABLE = ("--prepare needs the faces package (faces.pipeline.prepare_masked_face), "
                      "which could not be imported: {reason}")
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args(argv)
     try:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = select_device("auto")
         model = load_quality_model(args.checkpoint, map_location=device)
         prepare = face_preparer(input_contract(model)) if args.prepare else None
         paths = collect_image_paths(args.images)
