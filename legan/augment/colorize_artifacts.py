@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from legan.augment.colorize_model import ColorizeNetConfig, UNetGenerator
+from runkit.checkpoints import save_checkpoint
 from runkit.runs import STATS_NAME, read_stats
 
 GENERATOR_FILE = "generator.pt"
@@ -17,9 +18,7 @@ MSG_NOT_A_GENERATOR = "{path} is not a colouriser checkpoint (needs 'G' and 'con
 
 
 def save_generator(path: Path, generator: UNetGenerator, net_config: ColorizeNetConfig, step: int) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"G": generator.state_dict(), "net_config": net_config.to_dict(), "step": step}, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, {"G": generator.state_dict(), "net_config": net_config.to_dict(), "step": step})
 
 
 def load_generator(path: str | Path, map_location: str | torch.device = "cpu") -> UNetGenerator:
