@@ -1,9 +1,9 @@
 """Training LEGAN (or the StarGAN baseline): single process or DistributedDataParallel.
 
-    python -m legan.train_cli --manifest data/manifest.csv --expressions neutral,smile,... \
+    python -m legan.train --manifest data/manifest.csv --expressions neutral,smile,... \
         --lightings 00,01,... --q-checkpoint q.pt --identity dlib --arch legan
-    torchrun --nproc_per_node 4 -m legan.train_cli ...        # several GPUs / machines
-    python -m legan.train_cli --resume runs/legan/00003-legan  # continue exactly
+    torchrun --nproc_per_node 4 -m legan.train ...        # several GPUs / machines
+    python -m legan.train --resume runs/legan/00003-legan  # continue exactly
 
 One iteration is one D step on a fresh batch; every n_critic-th iteration also takes a G step
 on that batch (StarGAN's schedule; the paper's "5 D steps per G step"). Only rank 0 writes.
@@ -171,4 +171,8 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
 
 
 if __name__ == "__main__":
-    raise SystemExit("the training command is `python -m legan.train_cli` (this module is the library)")
+    # `python -m legan.train` (and torchrun -m legan.train) stays the command: hand over to the
+    # CLI module by name, without an import, so the library never depends on its CLI.
+    import runpy
+
+    runpy.run_module("legan.train_cli", run_name="__main__", alter_sys=True)

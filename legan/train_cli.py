@@ -1,4 +1,5 @@
-"""Command line for `python -m legan.train` (options -> TrainConfig, run folder, dry run)."""
+"""Command line for `python -m legan.train` (options -> TrainConfig, run folder, dry run); legan.train
+hands `python -m` over to this module, and this module imports the library, never the other way."""
 
 from __future__ import annotations
 
@@ -197,3 +198,7 @@ def main(argv=None) -> int:
         print(json.dumps({"run_dir": str(result.run_dir), "checkpoint": str(result.checkpoint_path),
                           "metrics": result.metrics}, indent=2))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

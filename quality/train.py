@@ -1,7 +1,7 @@
 """Train the quality model Q on crowd labels (LEGAN paper, section 3).
 
 API: train(config, run_dir=..., resume=False, on_progress=None, should_stop=None) -> TrainResult
-CLI: python -m quality.train_cli --labels export.csv [--runs-root runs/q | --run-dir DIR] ...
+CLI: python -m quality.train --labels export.csv [--runs-root runs/q | --run-dir DIR] ...
      (see quality/train_cli.py and `--help`).
 
 Exact resume: batches come from a permutation seeded by (seed, epoch), mirror flips from a
@@ -215,4 +215,8 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
 
 
 if __name__ == "__main__":
-    raise SystemExit("the training command is `python -m quality.train_cli` (this module is the library)")
+    # `python -m quality.train` stays the command: hand over to the CLI module by name, without
+    # an import, so the library never depends on its CLI.
+    import runpy
+
+    runpy.run_module("quality.train_cli", run_name="__main__", alter_sys=True)

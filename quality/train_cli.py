@@ -1,8 +1,8 @@
-"""Command line for `python -m quality.train_cli`.
+"""Command line for `python -m quality.train`.
 
-  python -m quality.train_cli --labels export.csv --runs-root runs/q --name baseline
-  python -m quality.train_cli --labels export.csv --dry-run
-  python -m quality.train_cli --run-dir runs/q/00003-baseline --resume   # config from the run
+  python -m quality.train --labels export.csv --runs-root runs/q --name baseline
+  python -m quality.train --labels export.csv --dry-run
+  python -m quality.train --run-dir runs/q/00003-baseline --resume   # config from the run
 
 Ctrl-C stops at the next step boundary after saving a checkpoint (resume with --resume).
 """
@@ -31,7 +31,7 @@ RESUME_NEEDS_RUN_DIR = "--resume needs --run-dir pointing at an existing run fol
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m quality.train_cli", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m quality.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--labels", help="label export (CSV or Parquet, platform schema)")
     p.add_argument("--images-root", default=None, help="root for relative image paths "

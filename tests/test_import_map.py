@@ -52,3 +52,14 @@ def test_package_imports_without_cycles(package):
 def test_packages_together_have_no_cycles():
     found = cycles(import_graph())
     assert not found, "import cycles:\n" + "\n".join("  " + " -> ".join(c) for c in found)
+
+
+@pytest.mark.parametrize("module", ["legan.train", "quality.train"])
+def test_documented_training_commands_still_run(module):
+    """The library hands `python -m` over to its CLI module by name (no import back up)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"usage: python -m {module}" in out.stdout

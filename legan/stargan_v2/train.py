@@ -1,6 +1,6 @@
 """Training the StarGAN v2 baseline with the project's data pipeline, run folder and checkpoints.
 
-    python -m legan.train_cli --arch stargan-v2 --manifest M --expressions a,b --lightings x,y \
+    python -m legan.train --arch stargan-v2 --manifest M --expressions a,b --lightings x,y \
         --no-quality-loss --no-identity-loss [--stargan-v2-option lambda_ds=2 ...]
 
 One iteration is the authors' full step on one batch: D (latent-guided), D (reference-guided),
