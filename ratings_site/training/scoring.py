@@ -28,7 +28,7 @@ def quality_score_body(context: JobContext) -> dict:
     total = len(todo) + len(done)
     for start in range(0, len(todo), CHUNK):
         if context.should_stop():
-            from quality.train import TrainingStopped
+            from runkit.loop import TrainingStopped
 
             raise TrainingStopped(len(done), None)
         faces, ids, failures = [], [], []

@@ -96,9 +96,7 @@ def face_prepare_for_quality(data: bytes, contract=None) -> np.ndarray:
 
 
 def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = None) -> tuple[float, QualityModelVersion]:
-    from quality.score import score_images
-
-    from quality.score import input_contract
+    from quality.score import input_contract, score_images
 
     version = version or quality_current()
     model = quality_model_load(version.pk)

@@ -9,7 +9,7 @@ from .scoring import quality_score_body
 
 
 def _stopped():
-    from quality.train import TrainingStopped
+    from runkit.loop import TrainingStopped
 
     return TrainingStopped
 
@@ -25,7 +25,7 @@ def score_quality_task(self, job_id: int) -> None:
 
 
 def _legan_stopped():
-    from legan.train import TrainingStopped
+    from runkit.loop import TrainingStopped
 
     return TrainingStopped
 
