@@ -79,4 +79,8 @@ def load_stargan_v2(path: Path, device="cpu"):
     ValueError for a checkpoint of another architecture."""
     from legan.stargan_v2.translator import translator_from_checkpoint
 
-    return translator_from_checkpoint(load_checkpoint(Path(path), map_location="cpu"), device, str(path))
+    payload = load_checkpoint(Path(path), map_location="cpu")
+    contract = checked_contract(payload, path)
+    translator = translator_from_checkpoint(payload, device, str(path))
+    translator.input_contract = contract
+    return translator
