@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "ratings_site.marketplace",
     "ratings_site.preprocessing",
     "ratings_site.training",
+    "ratings_site.lineup",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("ratings_site.marketplace.urls")),
     path("healthz", healthz),
     path("", include("ratings_site.studies.urls")),
+    path("", include("ratings_site.lineup.urls")),
 ]
 
 if not settings.AWS_STORAGE_BUCKET_NAME:

@@ -29,6 +29,7 @@ GROUP_PERMISSIONS = {
                          "view_publishedtask", "change_publishedtask", "view_marketplacesubmission",
                          "change_marketplacesubmission", "view_moneyaction", "approve_submission", "reject_submission",
                          "pay_bonus", "block_worker"]),
+        ("lineup", ["view_lineupstudy", "change_lineupstudy", "view_lineup", "view_vote", "view_targetexample"]),
     ],
     ML_STAFF: [
         ("catalog", ["view_image", "view_source"]),
@@ -38,6 +39,7 @@ GROUP_PERMISSIONS = {
         ("preprocessing", ["view_faceanalysis", "view_svmmodelversion", "view_svmscore", "view_stage2run"]),
         ("training", ["start_training", "score_images", "view_qualitymodelversion", "change_qualitymodelversion",
                       "view_leganmodelversion", "change_leganmodelversion", "view_imagescore"]),
+        ("lineup", ["view_lineupstudy", "view_lineup", "view_vote"]),
     ],
 }
 

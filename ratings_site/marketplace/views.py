@@ -73,6 +73,8 @@ def mturk_entry(request, study_id: int):
     if task is None or task.batch is None:
         return _message(request, errors.UNKNOWN_TASK, 404, "unknown_task")
     if visit.is_preview:
+        if hasattr(study, "lineup"):  # a lineup study previews its own task
+            return render(request, "lineup/mturk_preview.html", {"study": study, "lineup_study": study.lineup})
         return render(request, "marketplace/mturk_preview.html", {"study": study, "scores": range(0, 11)})
     try:
         environment, submit_url = submit_target(visit.turk_submit_to or "")

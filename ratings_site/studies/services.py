@@ -123,6 +123,8 @@ def study_complete_if_filled(*, study: Study) -> bool:
     if unfilled or study.status == Study.Status.COMPLETE:
         return False
     Study.objects.filter(pk=study.pk).update(status=Study.Status.COMPLETE, completed_at=timezone.now())
+    if hasattr(study, "lineup"):
+        return True  # votes, not ratings: no naturalness labels to compute
     from ratings_site.labels.services import labels_job_start
 
     transaction.on_commit(lambda: labels_job_start(study_id=study.pk))
@@ -327,6 +329,12 @@ def assignment_submit(*, assignment: Assignment, now: datetime | None = None) ->
         if pending is not None:
             missing = pending.total - Rating.objects.filter(assignment=assignment).count()
             raise ServiceError(errors.NOT_FINISHED.format(missing=missing), code="not_finished", status=409)
+        if hasattr(assignment.batch.study, "lineup"):  # a lineup study: its lineups, not items, must be done
+            from ratings_site.lineup.selectors import lineups_unanswered
+
+            missing = lineups_unanswered(assignment=assignment, now=now)
+            if missing:
+                raise ServiceError(errors.NOT_FINISHED.format(missing=missing), code="not_finished", status=409)
         provider = provider_for(assignment.batch.study)
         assignment.status = Assignment.Status.SUBMITTED
         assignment.submitted_at = now
