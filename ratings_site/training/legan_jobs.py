@@ -7,7 +7,6 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
@@ -91,9 +90,10 @@ def legan_release(waiting: Job, q_job: Job) -> dict:
 
 
 def legan_train_body(context: JobContext) -> dict:
-    from legan.checkpoint import list_checkpoints
     from legan.config import TrainConfig, validate
     from legan.train import train
+    from runkit.checkpoints import list_checkpoints
+    from runkit.runs import CHECKPOINTS_DIR
 
     job = context.job
     version_id = job.params.get("quality_version")
@@ -102,7 +102,7 @@ def legan_train_body(context: JobContext) -> dict:
     config = TrainConfig.from_dict({**job.params["config"], "q_checkpoint": q_checkpoint,
                                     "progress": False})
     validate(config)
-    resumed = list_checkpoints(context.run_dir)
+    resumed = list_checkpoints(context.run_dir / CHECKPOINTS_DIR)
     result = train(config, run_dir=context.run_dir, resume=bool(resumed), on_progress=context.on_progress,
                    should_stop=context.should_stop)
     version = legan_version_create(job=job, checkpoint=result.checkpoint_path, config=config.to_dict(),
@@ -113,7 +113,7 @@ def legan_train_body(context: JobContext) -> dict:
 
 def legan_plots(run_dir: Path) -> list[Path]:
     """The loss plot and the newest sample grid (input, targets, M_e / M_l heat maps)."""
-    from legan.run_dir import PLOT_NAME, SAMPLES_DIR
+    from runkit.runs import PLOT_NAME, SAMPLES_DIR
 
     found = [run_dir / PLOT_NAME] if (run_dir / PLOT_NAME).exists() else []
     grids = sorted((run_dir / SAMPLES_DIR).glob("*.png"))
@@ -155,6 +155,7 @@ def legan_edit_upload(*, data: bytes, expression: str, lighting: str, version: L
     from faces.landmarks import get_landmark_detector
     from legan.samples import to_uint8
     from legan.synthesis import SynthesisError, class_index, translate
+    from runkit.contract import model_input
     from PIL import Image as PILImage
 
     from .services import NO_FACE, NOT_AN_IMAGE
@@ -176,8 +177,9 @@ def legan_edit_upload(*, data: bytes, expression: str, lighting: str, version: L
         face = get_landmark_detector("auto").detect(image)
     except FaceAnalysisError as exc:
         raise ServiceError(NO_FACE.format(reason=getattr(exc, "reason", str(exc))), code="no_face", status=422)
-    aligned, _ = align_face(image, face.landmarks, size=config.image_size)
-    x = torch.from_numpy(np.ascontiguousarray(aligned)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    contract = G.input_contract  # checked against the checkpoint's config by load_generator
+    aligned, _ = align_face(image, face.landmarks, size=contract.size)
+    x = model_input(aligned, contract)[None]  # the tensor generate's CLI and training make
     out = translate(G, x, torch.tensor([e]), torch.tensor([l_]))
     buffer = io.BytesIO()
     PILImage.fromarray(to_uint8(out.images[:1])[0]).save(buffer, format="PNG")

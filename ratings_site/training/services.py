@@ -129,28 +129,28 @@ def quality_current() -> QualityModelVersion:
     return version
 
 
-def face_prepare_for_quality(data: bytes) -> np.ndarray:
-    """The canonical preprocessing: the aligned, landmark-masked 128x128 face Q reads."""
+def face_prepare_for_quality(data: bytes, contract=None) -> np.ndarray:
+    """The face Q reads, prepared as its checkpoint's input contract says (the CLI's --prepare
+    goes through the same quality.score.prepare_face); Q's default contract without one."""
     from faces.errors import FaceAnalysisError, UnreadableImageError
-    from faces.io import load_rgb
-    from faces.pipeline import prepare_masked_face
+    from quality.score import prepare_face
+    from runkit.contract import InputContract
 
     try:
-        image = load_rgb(data)
+        return prepare_face(data, contract or InputContract(size=128, mask="hull"))
     except UnreadableImageError as exc:
         raise ServiceError(NOT_AN_IMAGE.format(detail=exc), code="not_an_image")
-    try:
-        return prepare_masked_face(image).image
     except FaceAnalysisError as exc:
         raise ServiceError(NO_FACE.format(reason=getattr(exc, "reason", str(exc))), code="no_face", status=422)
 
 
 def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = None) -> tuple[float, QualityModelVersion]:
-    from quality.score import score_images
+    from quality.score import input_contract, score_images
 
     version = version or quality_current()
-    face = face_prepare_for_quality(data)
-    [score] = score_images(quality_model_load(version.pk), [face])
+    model = quality_model_load(version.pk)
+    face = face_prepare_for_quality(data, input_contract(model))
+    [score] = score_images(model, [face])
     return float(score), version
 
 

@@ -13,10 +13,9 @@ CANCELLED = "cancelled; the run folder keeps its last checkpoint"
 
 
 def _stopped() -> tuple[type[BaseException], ...]:  # called when a job runs: torch loads on workers only
-    from legan.train import TrainingStopped as LeganStopped
-    from quality.train import TrainingStopped as QualityStopped
+    from runkit.loop import TrainingStopped  # the one class quality/, legan/ and the colouriser raise
 
-    return (QualityStopped, LeganStopped, EvaluationStopped)
+    return (TrainingStopped, EvaluationStopped)
 
 
 train_quality_task = job_task(

@@ -18,14 +18,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from quality.checkpoint import CheckpointError, latest_checkpoint
+from faces.errors import UnreadableImageError
+from quality.checkpoint import CheckpointError
 from quality.config import ConfigError, TrainConfig
-from quality.images import QualityImageError
 from quality.labels import LabelExportError
 from quality.losses import LOSSES
 from quality.model import QualityConfig
-from quality.runs import make_run_dir
-from quality.train import TrainingStopped, dry_run, train
+from quality.train import dry_run, train
+from runkit.checkpoints import latest_checkpoint
+from runkit.loop import TrainingStopped
+from runkit.runs import CHECKPOINTS_DIR, make_run_dir
 
 RESUME_NEEDS_RUN_DIR = "--resume needs --run-dir pointing at an existing run folder"
 
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             if fresh:
                 _remove_if_nothing_to_resume(run_dir)
             raise
-    except (ConfigError, LabelExportError, QualityImageError, CheckpointError, ValueError) as err:
+    except (ConfigError, LabelExportError, UnreadableImageError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C: abort without a traceback
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 def _remove_if_nothing_to_resume(run_dir: Path) -> None:
     """A run that failed before its first checkpoint leaves no folder behind (a numbered
     folder with nothing to resume only misleads)."""
-    if run_dir.is_dir() and latest_checkpoint(run_dir) is None:
+    if run_dir.is_dir() and latest_checkpoint(run_dir / CHECKPOINTS_DIR) is None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
