@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -17,6 +18,10 @@ _CKPT_NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 
 CHECKPOINT_NOT_FOUND = "Checkpoint {path} does not exist"
 CHECKPOINT_INVALID = "{path} is not a quality-model checkpoint ({reason})"
+CUDA_RNG_PARTIAL = ("the checkpoint holds CUDA RNG states for {saved} device(s), this process sees {seen}: "
+                    "restored devices {restored}, not restored {skipped}")
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -35,8 +40,24 @@ def restore_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    restore_cuda_rng_state(state.get("cuda"))
+
+
+def restore_cuda_rng_state(saved: list | None) -> str | None:
+    """Restore the per-device CUDA RNG states that have a device here (a run may resume on
+    another number of GPUs, or on the CPU after a GPU); log and return what was not restored
+    instead of failing as torch.cuda.set_rng_state_all would."""
+    saved = list(saved or [])
+    seen = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    matched = min(len(saved), seen)
+    for index in range(matched):
+        torch.cuda.set_rng_state(saved[index], device=index)
+    if len(saved) == seen:
+        return None
+    message = CUDA_RNG_PARTIAL.format(saved=len(saved), seen=seen, restored=list(range(matched)) or "none",
+                                      skipped=list(range(matched, len(saved))) or "none")
+    (log.warning if matched < len(saved) else log.info)(message)
+    return message
 
 
 def checkpoint_path(run_dir: str | os.PathLike, step: int) -> Path:
