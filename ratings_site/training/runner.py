@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ratings_site.jobs.models import Job
 from ratings_site.jobs.services import (
-    job_cancel_requested,
+    job_cancel_checker,
     job_fail,
     job_mark_cancelled,
     job_progress,
@@ -95,7 +95,8 @@ def training_job_run(
         job.result = result
         job_progress(job_id=job_id, done=step, total=total, message=f"step {step} of {total}", result=result)
 
-    context = JobContext(job, run_dir, on_progress, lambda: job_cancel_requested(job_id=job_id))
+    # Training asks should_stop() every iteration: one database query per 5 s, not per step.
+    context = JobContext(job, run_dir, on_progress, job_cancel_checker(job_id=job_id))
     try:
         outcome = body(context)
     except stopped:
