@@ -87,7 +87,8 @@ def run_worker(spec: dict) -> dict:
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     cfg = TrainConfig(expressions=EXPRESSIONS, lightings=LIGHTINGS, image_size=spec["size"],
-                      model=ModelConfig(arch=spec["arch"]), batch_size=spec["batch"], amp=spec["amp"],
+                      model=(ModelConfig(arch=spec["arch"], g_channels=8, g_res_blocks=1, d_channels=8, d_layers=3)
+                             if spec.get("tiny") else ModelConfig(arch=spec["arch"])), batch_size=spec["batch"], amp=spec["amp"],
                       compile=spec.get("compile", False))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -204,6 +205,8 @@ def main(argv=None) -> int:
     p.add_argument("--identity-weights", default=None, help="T's weights file (default: the network's own default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (legan.train --compile)")
     p.add_argument("--json", default=None, help="also write the results to this file")
+    p.add_argument("--tiny-nets", action="store_true",
+                   help="narrow, shallow G and D (smoke runs on a CPU, e.g. scripts/gpu-check --cpu-small)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -220,7 +223,7 @@ def main(argv=None) -> int:
         for amp in amps:
             spec = {"arch": arch, "amp": amp, "device": device, "batch": args.batch, "size": args.size,
                     "iters": args.iters, "threads": args.threads, "identity": args.identity,
-                    "identity_weights": args.identity_weights, "compile": args.compile}
+                    "identity_weights": args.identity_weights, "compile": args.compile, "tiny": args.tiny_nets}
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], cwd=ROOT,
                                   capture_output=True, text=True)

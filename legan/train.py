@@ -105,8 +105,8 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     validate(config, world_size=ctx.world_size, check_manifest=dataset is None,
              check_q_checkpoint=quality_net is None)
     device = resolve_device(config.device, ctx)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    if device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
+        torch.backends.cudnn.benchmark = True  # fixed shapes: autotune once, reuse every step
     n_e, n_l = len(config.expressions), len(config.lightings)
     ckpt_dir = run_dir / CHECKPOINTS_DIR
     if not resume and list_checkpoints(ckpt_dir):

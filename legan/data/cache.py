@@ -25,7 +25,7 @@ class DecodeCache:
         if bool(self.filled[index]):
             return self.images[index].numpy().copy(), self.masks[index].numpy().copy()
         image, mask = load(index)
-        self.images[index] = torch.from_numpy(np.ascontiguousarray(image))
-        self.masks[index] = torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))
+        self.images[index] = torch.as_tensor(np.array(image, dtype=np.uint8))  # np.array: may be read-only
+        self.masks[index] = torch.as_tensor(np.array(mask, dtype=bool))
         self.filled[index] = True  # written after the pixels: a reader never sees half an image
         return image, mask
