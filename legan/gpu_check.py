@@ -204,8 +204,29 @@ def _stopper(after: int, polls_before_step: bool):
     return should_stop
 
 
-def _equal_states(a: dict, b: dict) -> list[str]:
-    return [k for k in a if not torch.equal(a[k], b[k])]
+def _max_abs_diff(a: dict, b: dict) -> float:
+    return max((float((a[k].float() - b[k].float()).abs().max()) for k in a if a[k].numel()), default=0.0)
+
+
+def resume_verdict(straight: dict, resumed: dict, repeat, caught: list) -> dict:
+    """Bitwise equality of the uninterrupted and the stopped-and-resumed run's weights. When
+    they differ and kernels without a deterministic version ran (a warning each), a repeat of
+    the uninterrupted run measures that noise: the resume passes if it adds nothing beyond it."""
+    differ = [k for k in straight if not torch.equal(straight[k], resumed[k])]
+    out = {"bitwise_equal": not differ, "differing_tensors": differ[:10],
+           "nondeterministic_ops": sorted({str(w.message)[:200] for w in caught})[:8]}
+    if not differ:
+        return out
+    out["max_abs_diff_resumed"] = _max_abs_diff(straight, resumed)
+    if not out["nondeterministic_ops"]:
+        raise AssertionError(f"resumed run differs from the uninterrupted one in {len(differ)} tensors "
+                             f"(max |diff| {out['max_abs_diff_resumed']:.3g}) with deterministic kernels")
+    out["max_abs_diff_repeat"] = _max_abs_diff(straight, repeat())
+    if out["max_abs_diff_resumed"] > 10 * out["max_abs_diff_repeat"] + 1e-7:
+        raise AssertionError(f"resumed run differs by {out['max_abs_diff_resumed']:.3g}, beyond the "
+                             f"{out['max_abs_diff_repeat']:.3g} of repeating the same run")
+    out["note"] = "not bitwise: non-deterministic kernels; the resume adds no difference beyond a repeat's"
+    return out
 
 
 def _peak_memory_reset() -> None:
@@ -313,6 +334,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", default="", help="comma-separated checks to leave out (cuda_tests, bench)")
     args = ap.parse_args(argv)
 
+    if args.identity_weights and not Path(args.identity_weights).is_file():
+        print(f"error: --identity-weights {args.identity_weights}: no such file", file=sys.stderr)
+        return 2
     preset = "cpu-small" if (args.cpu_small or not torch.cuda.is_available()) else "gpu"
     p = PRESETS[preset]
     out = Path(args.out).resolve()
@@ -370,22 +394,25 @@ def main(argv=None) -> int:
         q_ckpt = result.checkpoint_path
         report.figures["q_images_per_s"] = c["images_per_s"]
         report.figures["q_paper_minutes_estimate"] = round(Q_PAPER_IMAGES * 0.8 * Q_EPOCHS / c["images_per_s"] / 60, 1)
+        report.figures["q_paper_estimate_basis"] = (f"{Q_PAPER_IMAGES} images x 0.8 (training split) x {Q_EPOCHS} epochs "
+                                                    f"(quality.config default) at the measured images/s, batch {p['batch']}")
 
     with report.check("q_resume_exact") as c:
-        k = p["resume_iters"]
-        with deterministic() as caught:
-            straight = train_q(q_config(p, labels, 2 * k), run_dir=work / "q-straight")
-            with contextlib.suppress(QStopped):
-                train_q(q_config(p, labels, 2 * k), run_dir=work / "q-cut", should_stop=_stopper(k, True))
-            resumed = train_q(q_config(p, labels, 2 * k), run_dir=work / "q-cut", resume=True)
         from quality.checkpoint import load_checkpoint as load_q
 
-        a, b = load_q(straight.checkpoint_path), load_q(resumed.checkpoint_path)
-        differ = _equal_states(a["model"], b["model"])
-        c.update(steps=2 * k, stopped_at=k, differing_tensors=differ[:10],
-                 nondeterministic_warnings=sorted({str(w.message)[:160] for w in caught})[:5])
-        if differ or a["step"] != b["step"]:
-            raise AssertionError(f"resumed Q differs from the uninterrupted run in {len(differ)} tensors")
+        k = p["resume_iters"]
+
+        def q_run(name: str, stop=None, resume=False):
+            with contextlib.suppress(QStopped):
+                return train_q(q_config(p, labels, 2 * k), run_dir=work / name, should_stop=stop, resume=resume)
+
+        with deterministic() as caught:
+            straight = q_run("q-straight")
+            q_run("q-cut", stop=_stopper(k, True))
+            resumed = q_run("q-cut", resume=True)
+            c.update(steps=2 * k, stopped_at=k, **resume_verdict(
+                load_q(straight.checkpoint_path)["model"], load_q(resumed.checkpoint_path)["model"],
+                lambda: load_q(q_run("q-repeat").checkpoint_path)["model"], caught))
 
     T, t_desc = identity_network(args.identity_weights)
     report.figures["identity_network"] = t_desc
@@ -410,6 +437,8 @@ def main(argv=None) -> int:
         shutil.copy(grids[-1], out / "sample-grid.png")
         report.figures.update(legan_d_iters_per_s=c["d_iters_per_s"],
                               legan_paper_hours_estimate=round(PAPER_LEGAN_ITERATIONS * sec / 3600, 2),
+                              legan_paper_estimate_basis="33,305 images / batch 10 x 100 epochs = 333,050 D-iterations "
+                                                         "(a G step every 5th) at the measured D-iterations/s",
                               **{f"legan_{k}": v for k, v in _peak_memory_mib().items()})
         if "RANDOM" in t_desc and torch.cuda.is_available():
             c["warning"] = "T ran with random weights: pass --identity-weights for the real network"
@@ -417,21 +446,25 @@ def main(argv=None) -> int:
     with report.check("legan_resume_exact") as c:
         if q_ckpt is None:
             raise RuntimeError("no Q checkpoint (q_train failed)")
-        k = p["resume_iters"]
-        cfg = legan_config(p, manifest, q_ckpt, 2 * k, args.identity_weights, log_every=k)
-        with deterministic() as caught:
-            straight = train_legan(cfg, run_dir=work / "legan-straight", identity_net=T)
-            with contextlib.suppress(LeganStopped):
-                train_legan(cfg, run_dir=work / "legan-cut", identity_net=T, should_stop=_stopper(k, False))
-            resumed = train_legan(cfg, run_dir=work / "legan-cut", identity_net=T, resume=True)
         from legan.checkpoint import load_checkpoint
 
-        a, b = load_checkpoint(straight.checkpoint_path), load_checkpoint(resumed.checkpoint_path)
-        differ = [f"G.{n}" for n in _equal_states(a["G"], b["G"])] + [f"D.{n}" for n in _equal_states(a["D"], b["D"])]
-        c.update(iterations=2 * k, stopped_at=k, differing_tensors=differ[:10],
-                 nondeterministic_warnings=sorted({str(w.message)[:160] for w in caught})[:5])
-        if differ or a["iteration"] != b["iteration"]:
-            raise AssertionError(f"resumed LEGAN differs from the uninterrupted run in {len(differ)} tensors")
+        k = p["resume_iters"]
+        cfg = legan_config(p, manifest, q_ckpt, 2 * k, args.identity_weights, log_every=k)
+
+        def legan_run(name: str, stop=None, resume=False):
+            with contextlib.suppress(LeganStopped):
+                return train_legan(cfg, run_dir=work / name, identity_net=T, should_stop=stop, resume=resume)
+
+        def weights(result) -> dict:
+            payload = load_checkpoint(result.checkpoint_path)
+            return {**{f"G.{n}": v for n, v in payload["G"].items()}, **{f"D.{n}": v for n, v in payload["D"].items()}}
+
+        with deterministic() as caught:
+            straight = legan_run("legan-straight")
+            legan_run("legan-cut", stop=_stopper(k, False))
+            resumed = legan_run("legan-cut", resume=True)
+            c.update(iterations=2 * k, stopped_at=k, **resume_verdict(
+                weights(straight), weights(resumed), lambda: weights(legan_run("legan-repeat")), caught))
 
     if "bench" not in skip:
         with report.check("bench_legan") as c:
