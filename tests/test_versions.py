@@ -52,11 +52,12 @@ def test_pure_packages_compile_under_python(version):
 
 
 def test_the_gpu_pins_match_the_project_pins_apart_from_torch():
-    """requirements-gpu.txt installs the same versions of the shared packages as requirements.txt."""
+    """requirements-gpu.txt installs the same versions of the shared packages as the locks
+    (requirements-dev.txt: the runtime lock plus the test tools)."""
     def pins(name):
         lines = (ROOT / name).read_text().splitlines()
         return dict(line.split("#")[0].strip().split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
 
-    gpu, cpu = pins("requirements-gpu.txt"), pins("requirements.txt")
+    gpu, cpu = pins("requirements-gpu.txt"), pins("requirements-dev.txt")
     assert gpu.pop("torch") == "2.11.0"
     assert {k: cpu.get(k) for k in gpu} == gpu
