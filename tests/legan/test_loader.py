@@ -85,3 +85,13 @@ def test_workers_persist_across_epochs(tmp_path):
     loader, sampler = _loader(Pid(), num_workers=2)
     pids = [{int(p) for b in epoch for p in b} for epoch in _epochs(loader, sampler, 2)]
     assert pids[0] == pids[1] and os.getpid() not in pids[0]
+
+
+def test_cli_flags_reach_the_config(tmp_path):
+    from legan.train_cli import build_parser, config_from_args
+
+    base = ["--manifest", str(_manifest(tmp_path)), "--expressions", "neutral,smile", "--lightings", "front,left"]
+    default = config_from_args(build_parser().parse_args(base))
+    assert default.cache_images and not default.compile and default.channels_last
+    flagged = config_from_args(build_parser().parse_args(base + ["--no-cache-images", "--compile"]))
+    assert not flagged.cache_images and flagged.compile
