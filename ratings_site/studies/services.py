@@ -38,6 +38,10 @@ def study_batches_build(*, study: Study) -> int:
     plan = study_sample_plan(study)
     if not plan.ok:
         raise ServiceError(" ".join(plan.problems), code="sample_short")
+    if study.adaptive:
+        from .adaptive import adaptive_batches_build
+
+        return adaptive_batches_build(study=study, image_ids=plan.image_ids)
     golds = list(study.gold_items.all())
     batches = Batch.objects.bulk_create(Batch(study=study, index=i) for i in range(study.n_batches))
     items = []
@@ -65,6 +69,9 @@ def study_launch(*, study: Study) -> Study:
         if problems:
             raise ServiceError(" ".join(problems), code="provider_refused")
         was_draft = study.status == Study.Status.DRAFT
+        if study.adaptive and was_draft:
+            study.adaptive_clean()  # the batches the budget buys, whatever the form said
+            study.save(update_fields=["raters_per_batch", "n_batches"])
         if was_draft and not study.batches.exists():
             study_batches_build(study=study)
         study.status = Study.Status.RUNNING
@@ -90,14 +97,21 @@ def study_pause(*, study: Study) -> Study:
 
 def study_complete_if_filled(*, study: Study) -> bool:
     needed = study.raters_per_batch
-    unfilled = (
-        study.batches.annotate(done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
-        .filter(done__lt=needed)
-        .exists()
-    )
+    if study.adaptive:
+        from .adaptive import adaptive_finished
+
+        unfilled = not adaptive_finished(study=study)
+    else:
+        unfilled = (
+            study.batches.annotate(done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
+            .filter(done__lt=needed)
+            .exists()
+        )
     if unfilled or study.status == Study.Status.COMPLETE:
         return False
     Study.objects.filter(pk=study.pk).update(status=Study.Status.COMPLETE, completed_at=timezone.now())
+    if study.adaptive:
+        provider_for(study).pause()  # stopped early by the rule: stop recruiting
     from ratings_site.labels.services import labels_job_start
 
     transaction.on_commit(lambda: labels_job_start(study_id=study.pk))
@@ -119,12 +133,35 @@ def assignments_expire_stale(*, study: Study | None = None, now: datetime | None
     return freed
 
 
+def _adaptive_allocation_check(*, study: Study, rater: Rater) -> None:
+    """Adaptive: refresh the priors and refuse a rater who could rate nothing; a study whose
+    every image meets the stopping rule completes here (committed before the refusal)."""
+    from .adaptive import adaptive_allocation_check
+
+    refused = None
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        busy = Assignment.objects.filter(batch__study=study, rater=rater, status=Assignment.Status.ACTIVE).exists()
+        if busy or study.status != Study.Status.RUNNING:
+            return
+        assignments_expire_stale(study=study)
+        try:
+            adaptive_allocation_check(study=study, rater=rater)
+        except ServiceError as exc:
+            refused = exc
+            study_complete_if_filled(study=study)
+    if refused is not None:
+        raise refused
+
+
 def assignment_allocate(
     *, study: Study, rater: Rater, batch: Batch | None = None, external_assignment_id: str = "", submit_to: str = ""
 ) -> Assignment:
     """Give a rater a batch that still needs raters and that they have not had before.
 
     `batch` pins the choice (a marketplace task that stands for one batch, e.g. a HIT)."""
+    if study.adaptive:
+        _adaptive_allocation_check(study=study, rater=rater)
     with transaction.atomic():
         # One allocation at a time per study, so two raters never take the last slot together.
         study = Study.objects.select_for_update().get(pk=study.pk)
@@ -196,6 +233,10 @@ def item_next(*, assignment: Assignment, now: datetime | None = None) -> NextIte
     """The item the rater should see now (showing it starts its window), or None when the
     batch is done. An item whose answer window closed unanswered is skipped."""
     assignment_check_open(assignment)
+    if assignment.batch.study.adaptive:
+        from .adaptive import adaptive_item_next
+
+        return adaptive_item_next(assignment=assignment, now=now)
     now = now or timezone.now()
     study = assignment.batch.study
     # One read: the batch's items, left-joined to this assignment's ratings and views.
