@@ -7,12 +7,12 @@ and the simulation experiment (quality/experiments/adaptive.py). Keep the two in
 Per image, from its ratings so far (n, sum s1, sum of squares s2) and the slots already
 taken t (rated or being rated):
 
-- noise variance, shrunk towards the study's pooled value sigma0^2 with the weight of
-  PRIOR_WEIGHT ratings, and, once Q is calibrated on enough labels, one more pseudo-rating
+- noise variance, shrunk towards the study's pooled value sigma0^2 with the weight of k0
+  ratings (k0 estimated from how much the images' spreads really differ, priors_estimate), and, once Q is calibrated on enough labels, one more pseudo-rating
   from Q's disagreement with the crowd (E[(q - mean)^2] = tau^2 + sigma^2 / n, so
   n * ((q - mean)^2 - tau^2) estimates sigma^2):
-      var = (PRIOR_WEIGHT * sigma0^2 + (s2 - s1^2/n) + w * max(0, n ((q - mean)^2 - tau^2)))
-            / (PRIOR_WEIGHT + n - 1 + w)
+      var = (k0 * sigma0^2 + (s2 - s1^2/n) + w * max(0, n ((q - mean)^2 - tau^2)))
+            / (k0 + n - 1 + w)
 - the stopping rule: the half-width of the 90% interval of the mean, Z90 * sqrt(var / n),
   is at most the study's `half_width`, and n >= min_raters;
 - the expected gain of one more rating: the drop in the mean's variance,
@@ -37,6 +37,7 @@ MIN_IMAGES_FOR_PRIOR = 10
 MIN_IMAGES_FOR_Q = 30  # "enough labels" before Q's view counts
 MIN_TAU_SQ = 0.05
 BELOW_MIN_BONUS = 1000.0
+MAX_PRIOR_WEIGHT = 200.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Rule:
     half_width: float = 0.75
     sigma0_sq: float = DEFAULT_SIGMA0_SQ
     tau_sq: float | None = None  # Q's error variance; None: Q not used
+    prior_weight: float = PRIOR_WEIGHT  # pseudo-ratings behind sigma0^2 (empirical Bayes, see priors_estimate)
 
 
 @dataclass
@@ -80,7 +82,8 @@ def variance_hat(state: PoolState, rule: Rule) -> np.ndarray:
     w = use_q.astype(float)
     tau_sq = rule.tau_sq if rule.tau_sq is not None else 0.0
     dq = np.where(use_q, np.maximum(0.0, n * ((np.nan_to_num(state.q) - mean) ** 2 - tau_sq)), 0.0)
-    return (PRIOR_WEIGHT * rule.sigma0_sq + ss + w * dq) / (PRIOR_WEIGHT + np.maximum(n - 1, 0) + w)
+    k0 = rule.prior_weight
+    return (k0 * rule.sigma0_sq + ss + w * dq) / (k0 + np.maximum(n - 1, 0) + w)
 
 
 def half_width(state: PoolState, rule: Rule) -> np.ndarray:
@@ -129,15 +132,28 @@ def choose(state: PoolState, rule: Rule, mine: np.ndarray | None = None) -> int 
     return int(np.argmax(key))  # argmax takes the first of equal keys: the lowest index
 
 
-def priors_estimate(state: PoolState) -> dict:
-    """The study-level priors: pooled noise variance, and Q's error variance once Q is
-    calibrated on enough labelled images. Stored on the study, read by the SQL."""
+def priors_estimate(state: PoolState, empirical_weight: bool = True) -> dict:
+    """The study-level priors: pooled noise variance, how many ratings' worth of weight it
+    gets, and Q's error variance once Q is calibrated on enough labelled images. Stored on
+    the study, read by the SQL.
+
+    The weight is empirical Bayes (moment matching, in the spirit of Smyth's moderated
+    variances, 2004): the spread of the images' sample variances beyond what sampling alone
+    gives (Var(s^2 | sigma^2) = 2 sigma^4 / (n - 1), unbiasedly 2 s^4 / (n + 1)) is the
+    images' real difference in spread. None beyond sampling: a heavy prior, so allocation
+    stays near even instead of chasing noise; much: a light one. Scaled-inverse-chi-square
+    prior with d0 degrees of freedom: Var(sigma^2) = 2 sigma0^4 / (d0 - 4)."""
     rated = state.n >= 2
-    out: dict = {"sigma0_sq": DEFAULT_SIGMA0_SQ, "tau_sq": None}
+    out: dict = {"sigma0_sq": DEFAULT_SIGMA0_SQ, "tau_sq": None, "prior_weight": PRIOR_WEIGHT}
     if rated.sum() >= MIN_IMAGES_FOR_PRIOR:
         n = state.n[rated]
         ss = state.s2[rated] - state.s1[rated] ** 2 / n
         out["sigma0_sq"] = float(max(ss.sum() / (n - 1).sum(), 0.05))
+        if empirical_weight:
+            s2 = np.maximum(ss / (n - 1), 0.0)
+            between = np.var(s2) - np.mean(2 * s2**2 / (n + 1))
+            d0 = 2 * out["sigma0_sq"] ** 2 / between + 4 if between > 0 else MAX_PRIOR_WEIGHT
+            out["prior_weight"] = float(np.clip(d0, PRIOR_WEIGHT, MAX_PRIOR_WEIGHT))
     with_q = rated & ~np.isnan(state.q)
     if with_q.sum() >= MIN_IMAGES_FOR_Q:
         n = state.n[with_q]
@@ -153,4 +169,5 @@ def rule_from(study_fields: dict, priors: dict | None) -> Rule:
         min_raters=int(study_fields["min_raters"]), max_raters=int(study_fields["max_raters"]),
         half_width=float(study_fields["stop_half_width"]),
         sigma0_sq=float(priors.get("sigma0_sq") or DEFAULT_SIGMA0_SQ), tau_sq=priors.get("tau_sq"),
+        prior_weight=float(priors.get("prior_weight") or PRIOR_WEIGHT),
     )

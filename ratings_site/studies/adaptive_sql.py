@@ -34,6 +34,7 @@ WITH a AS (
            s.min_raters AS min_r, s.max_raters AS max_r, s.stop_half_width AS hw,
            COALESCE((s.adaptive_state->>'sigma0_sq')::float, {DEFAULT_SIGMA0_SQ}) AS sigma0_sq,
            (s.adaptive_state->>'tau_sq')::float AS tau_sq,
+           COALESCE((s.adaptive_state->>'prior_weight')::float, {PRIOR_WEIGHT}) AS k0,
            GREATEST(0, LEAST(s.items_per_batch, s.rating_budget - b.index * s.items_per_batch))
              + (SELECT count(*) FROM {t['GoldItem']} g WHERE g.study_id = s.id) AS slots
     FROM {t['Assignment']} asg
@@ -72,13 +73,13 @@ WITH a AS (
            CASE WHEN n > 0 THEN s1 / n ELSE 0 END AS mean,
            CASE WHEN n > 0 THEN GREATEST(s2 - s1 * s1 / n, 0) ELSE 0 END AS ss,
            (a.tau_sq IS NOT NULL AND q_pred IS NOT NULL AND n > 0) AS use_q,
-           a.sigma0_sq, a.tau_sq, a.min_r, a.max_r, a.hw
+           a.sigma0_sq, a.tau_sq, a.k0, a.min_r, a.max_r, a.hw
     FROM stats CROSS JOIN a
 ), variance AS (
     SELECT moments.*,
-           ({PRIOR_WEIGHT} * sigma0_sq + ss
+           (k0 * sigma0_sq + ss
              + CASE WHEN use_q THEN GREATEST(0, n * ((q_pred - mean) ^ 2 - tau_sq)) ELSE 0 END)
-           / ({PRIOR_WEIGHT} + GREATEST(n - 1, 0) + CASE WHEN use_q THEN 1 ELSE 0 END) AS var
+           / (k0 + GREATEST(n - 1, 0) + CASE WHEN use_q THEN 1 ELSE 0 END) AS var
     FROM moments
 ), ranked AS (
     SELECT variance.*,
