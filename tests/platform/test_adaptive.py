@@ -108,6 +108,23 @@ def test_stopping_rule_ends_the_study_before_the_budget():
         assignment_allocate(study=study, rater=rater("late"))
 
 
+def test_study_page_and_api_show_live_progress(client, researcher):
+    study = adaptive_study(rating_budget=120, stop_half_width=1.5)
+    client.force_login(researcher)
+    empty = client.get(f"/api/studies/{study.pk}/adaptive/").json()
+    assert empty["ratings_spent"] == 0 and empty["meeting_rule"] == 0
+    assert 2 * 12 <= empty["to_finish"]["ratings"] <= study.max_raters * 12  # from the prior spread
+    run_crowd(study, lambda image_id: 5)
+    body = client.get(f"/api/studies/{study.pk}/adaptive/?html=1").json()
+    assert body["ratings_spent"] == 24 and body["budget"] == 120
+    assert body["meeting_rule"] == 12 and body["raters_per_image"] == {"2": 12}
+    assert body["to_finish"]["ratings"] == 0 and "Ratings spent: <b>24</b>" in body["html"]
+    page = client.get(f"/admin/studies/study/{study.pk}/change/")
+    assert page.status_code == 200 and b"images meeting the stopping rule: <b>12</b>" in page.content
+    fixed = make_study_with_images(n_images=3, n_batches=1, start=500)
+    assert client.get(f"/api/studies/{fixed.pk}/adaptive/").status_code == 404
+
+
 def test_next_item_is_one_statement_and_page_service_agrees():
     study = adaptive_study()
     assignment = assignment_allocate(study=study, rater=rater("one"))
