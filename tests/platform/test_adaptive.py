@@ -155,3 +155,20 @@ def test_bad_adaptive_settings_are_refused():
     study.min_raters, study.items_per_batch = 2, 6
     study.clean()
     assert (study.raters_per_batch, study.n_batches) == (1, 7)
+
+
+def test_q_disagreeing_with_the_crowd_draws_the_next_rating():
+    """Every image has two agreeing ratings; Q predicts one of them far from the crowd's mean:
+    once Q is calibrated (tau^2 known) that image is the least certain and comes next."""
+    study = adaptive_study(rating_budget=60, stop_half_width=0.0, gold=0)
+    client = APIClient()
+    for k in range(4):  # 4 batches of 6: every image rated twice, all 5s
+        rate_batch(client, assignment_allocate(study=study, rater=rater(f"q{k}")), lambda image_id: 5)
+    pool = list(AdaptiveImage.objects.filter(study=study).order_by("id"))
+    odd = pool[7]
+    AdaptiveImage.objects.filter(study=study).update(q_pred=5.0)
+    AdaptiveImage.objects.filter(pk=odd.pk).update(q_pred=0.5)
+    assignment = assignment_allocate(study=study, rater=rater("q-next"))
+    Study.objects.filter(pk=study.pk).update(adaptive_state={**Study.objects.get(pk=study.pk).adaptive_state, "tau_sq": 0.5})
+    body = client.get(f"/api/rate/{assignment.token}/next/").json()
+    assert BatchItem.objects.get(pk=body["item"]).pool_id == odd.pk
