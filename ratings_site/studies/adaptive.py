@@ -23,7 +23,7 @@ from datetime import datetime
 
 import numpy as np
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from quality.adaptive_rule import PoolState, choose, half_width, open_images, priors_estimate, rule_from
@@ -190,7 +190,7 @@ def _serve(assignment, study, now, NextItem, deadline):
             item = BatchItem.objects.create(
                 batch_id=assignment.batch_id, image_id=int(pool.image_ids[k]), position=position,
                 assignment=assignment, pool_id=int(pool.ids[k]),
-                pool_seq=BatchItem.objects.filter(pool_id=int(pool.ids[k])).count() + 1,
+                pool_seq=(BatchItem.objects.filter(pool_id=int(pool.ids[k])).aggregate(m=Max("pool_seq"))["m"] or 0) + 1,
             )
         if item is None or item.pk in rated:
             continue

@@ -5,6 +5,10 @@ launch, or an image filled earlier and still in its window), or, at an empty pos
 pool image the rule in quality/adaptive_rule.py ranks first, which it inserts as this
 assignment's item and starts the window of. Keep the arithmetic in step with that module.
 
+It ranks from each pool image's running totals, which PostgreSQL triggers keep in step with
+every rating, item and assignment status change (migration 0004), so its cost is one row per
+pool image rather than every rating of the study.
+
 Races are settled by unique constraints, not locks: the new item carries the image's next
 slot number (pool, pool_seq) and its position for this assignment (assignment, position), so
 two raters taking an image's last slot at once, or two tabs filling one position, make one
@@ -54,20 +58,18 @@ WITH a AS (
     WHERE own.id IS NULL
        OR (own.rating_id IS NULL AND (own.served_at IS NULL OR now() <= own.served_at + make_interval(secs => a.view_s + a.grace_s)))
     ORDER BY p.position LIMIT 1
+), mine AS (
+    SELECT DISTINCT bi.pool_id
+    FROM a JOIN {t['Assignment']} asg ON asg.rater_id = a.rater_id
+    JOIN {t['BatchItem']} bi ON bi.assignment_id = asg.id
+    WHERE bi.pool_id IS NOT NULL
 ), stats AS (
-    SELECT p.id, p.image_id, p.stratum, p.q_pred,
-           count(r.id) FILTER (WHERE asg.status IN ('active', 'submitted'))::float AS n,
-           COALESCE(sum(r.score) FILTER (WHERE asg.status IN ('active', 'submitted')), 0)::float AS s1,
-           COALESCE(sum(r.score * r.score) FILTER (WHERE asg.status IN ('active', 'submitted')), 0)::float AS s2,
-           count(bi.id) FILTER (WHERE asg.status IN ('active', 'submitted'))::float AS taken,
-           count(bi.id) AS seq,
-           COALESCE(bool_or(asg.rater_id = a.rater_id), false) AS mine
+    -- Running totals kept by triggers (migration 0004): one row per image, no aggregation.
+    SELECT p.id, p.image_id, p.stratum, p.q_pred, p.n::float AS n, p.s1, p.s2, p.taken::float AS taken, p.seq,
+           (mine.pool_id IS NOT NULL) AS mine
     FROM a JOIN {t['AdaptiveImage']} p ON p.study_id = a.study_id
-    LEFT JOIN {t['BatchItem']} bi ON bi.pool_id = p.id
-    LEFT JOIN {t['Assignment']} asg ON asg.id = bi.assignment_id
-    LEFT JOIN {t['Rating']} r ON r.item_id = bi.id AND r.assignment_id = bi.assignment_id
+    LEFT JOIN mine ON mine.pool_id = p.id
     WHERE EXISTS (SELECT 1 FROM pick WHERE pick.item_id IS NULL)
-    GROUP BY p.id
 ), moments AS (
     SELECT stats.*,
            CASE WHEN n > 0 THEN s1 / n ELSE 0 END AS mean,

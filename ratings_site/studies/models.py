@@ -176,6 +176,15 @@ class AdaptiveImage(models.Model):
     stratum = models.CharField(max_length=200, blank=True)
     q_pred = models.FloatField(null=True, blank=True, help_text="Q's predicted mean rating, when scored.")
     q_version = models.CharField(max_length=100, blank=True)
+    # Running totals the next-item statement ranks by, kept by PostgreSQL triggers (migration
+    # 0004) from ratings, items and assignment status, so a request reads one row per image
+    # instead of aggregating every rating. Elsewhere (SQLite) they stay 0 and unused: the full
+    # service recomputes from the ratings.
+    n = models.PositiveIntegerField(default=0, help_text="Ratings from active or submitted batches.")
+    s1 = models.FloatField(default=0.0)
+    s2 = models.FloatField(default=0.0)
+    taken = models.PositiveIntegerField(default=0, help_text="Slots of active or submitted batches.")
+    seq = models.PositiveIntegerField(default=0, help_text="Slots ever handed out (the next slot's number - 1).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "image"], name="pool_image_once")]

@@ -1,7 +1,7 @@
 """Hypothesis over random rating histories on the real database: whatever raters do (rate any
 score, drop out, come back), the one-statement allocation picks what the rule in
-quality/adaptive_rule.py picks (whose own property tests check the rules) and the database
-never holds a rater twice on an image or more raters on an image than the maximum."""
+quality/adaptive_rule.py picks (whose own property tests check the rules), the running totals
+the statement ranks by stay equal to the ratings' own, and the database never holds a rater twice on an image or more raters on an image than the maximum."""
 import itertools
 from collections import Counter
 from datetime import timedelta
@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from quality.adaptive_rule import priority
 from ratings_site.studies.adaptive import pool_load, study_rule
 from ratings_site.studies.errors import ServiceError
-from ratings_site.studies.models import Assignment, BatchItem, GoldItem, Study
+from ratings_site.studies.models import AdaptiveImage, Assignment, BatchItem, GoldItem, Study
 from ratings_site.studies.services import assignment_allocate, assignments_expire_stale, study_launch
 
 from .factories import make_images, rater
@@ -50,6 +50,10 @@ def check_database(study: Study) -> None:
     assert not pairs or max(pairs.values()) == 1, "a rater had the same image twice"
     live = Counter(i.image_id for i in items if i.assignment.status in ("active", "submitted"))
     assert not live or max(live.values()) <= study.max_raters
+    # The triggers' running totals (what the statement ranks by) equal the ratings' own.
+    truth = pool_load(study)
+    kept = list(AdaptiveImage.objects.filter(study=study).order_by("id").values_list("n", "s1", "s2", "taken"))
+    assert np.allclose(np.array(kept, dtype=float).T, [truth.state.n, truth.state.s1, truth.state.s2, truth.state.taken])
 
 
 @pytest.fixture(autouse=True)
