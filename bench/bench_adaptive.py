@@ -66,7 +66,7 @@ def setup(n: int):
     return studies
 
 
-def rate_batch(study, rater, rng, timings: list) -> int:
+def rate_batch(study, rater, rng, timings: list, inserts: list | None = None) -> int:
     from ratings_site.studies.fast_rating import item_next_fast, rating_insert_fast
     from ratings_site.studies.services import assignment_allocate, assignment_submit
 
@@ -78,11 +78,35 @@ def rate_batch(study, rater, rng, timings: list) -> int:
         timings.append(time.perf_counter() - start)
         if nxt is None:
             break
+        start = time.perf_counter()
         assert rating_insert_fast(token=assignment.token, item_id=nxt["item"], score=int(rng.integers(0, 11)))
+        if inserts is not None:
+            inserts.append(time.perf_counter() - start)
         rated += 1
     timings.pop()  # the batch's end falls back to the full service: not the happy path
     assignment_submit(assignment=assignment)
     return rated
+
+
+def trigger_cost(fixed, rng, n: int) -> str:
+    """What the running-total triggers cost the fixed design's rating insert: the same fixed
+    batches with the rating trigger on and off, interleaved."""
+    from django.db import connection
+
+    from ratings_site.crowd.services import SELF_HOSTED, rater_get_or_create
+
+    on, off = [], []
+    for k in range(min(20, n // 20)):
+        for enabled, bucket in ((True, on), (False, off)):
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER TABLE studies_rating {'ENABLE' if enabled else 'DISABLE'} TRIGGER studies_pool_rating")
+            rater = rater_get_or_create(provider=SELF_HOSTED, environment="live", external_id=f"trigger-{enabled}-{k}")
+            rate_batch(fixed, rater, rng, [], bucket)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE studies_rating ENABLE TRIGGER studies_pool_rating")
+    on_ms, off_ms = np.array(on) * 1000, np.array(off) * 1000
+    return (f"fixed rating insert with the pool trigger p50 {np.percentile(on_ms, 50):.2f} ms (mean {on_ms.mean():.2f}), "
+            f"without p50 {np.percentile(off_ms, 50):.2f} ms (mean {off_ms.mean():.2f}); {len(on_ms)} inserts each")
 
 
 def summary(name: str, timings: list, seconds: float, ratings: int) -> str:
@@ -115,6 +139,7 @@ def main(argv=None) -> int:
         print(summary(name, timings, seconds, ratings))
     fixed_p50 = np.percentile(results["fixed"][0], 50)
     print(f"adaptive / fixed next-item p50: {np.percentile(results['adaptive'][0], 50) / fixed_p50:.1f}x")
+    print(trigger_cost(fixed, rng, n))
     return 0
 
 
