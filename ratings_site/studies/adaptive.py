@@ -35,6 +35,8 @@ from .models import AdaptiveImage, Assignment, Batch, BatchItem, ItemView, Ratin
 
 OCCUPYING = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
 FIELDS = ("min_raters", "max_raters", "stop_half_width")
+# A pause stops recruiting, not the raters already at work: their batches still fill.
+FILLING = (Study.Status.RUNNING, Study.Status.PAUSED)
 
 
 def _stratum_label(metadata: dict, keys: list[str]) -> str:
@@ -148,7 +150,7 @@ def adaptive_item_next(*, assignment: Assignment, now: datetime | None = None):
     from .services import NextItem, _deadline
 
     study = assignment.batch.study
-    if now is None and connection.vendor == "postgresql" and study.status == Study.Status.RUNNING:
+    if now is None and connection.vendor == "postgresql" and study.status in FILLING:
         fast = adaptive_item_next_fast(token=assignment.token)
         if fast is not None:
             return NextItem(
@@ -181,7 +183,7 @@ def _serve(assignment, study, now, NextItem, deadline):
     pool = None
     for position in range(slots):
         item = own.get(position)
-        if item is None and study.status == Study.Status.RUNNING:
+        if item is None and study.status in FILLING:
             if pool is None:
                 pool = pool_load(study, assignment.rater_id)
             k = choose(pool.state, study_rule(study), pool.mine)

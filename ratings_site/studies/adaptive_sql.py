@@ -44,7 +44,7 @@ WITH a AS (
     FROM {t['Assignment']} asg
     JOIN {t['Batch']} b ON b.id = asg.batch_id
     JOIN {t['Study']} s ON s.id = b.study_id
-    WHERE asg.token = %(token)s AND asg.status = 'active' AND s.adaptive AND s.status = 'running'
+    WHERE asg.token = %(token)s AND asg.status = 'active' AND s.adaptive AND s.status IN ('running', 'paused')
 ), own AS (
     SELECT bi.id, bi.position, r.id AS rating_id, iv.served_at
     FROM {t['BatchItem']} bi

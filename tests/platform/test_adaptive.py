@@ -168,3 +168,19 @@ def test_q_disagreeing_with_the_crowd_draws_the_next_rating():
     Study.objects.filter(pk=study.pk).update(adaptive_state={**Study.objects.get(pk=study.pk).adaptive_state, "tau_sq": 0.5})
     body = client.get(f"/api/rate/{assignment.token}/next/").json()
     assert BatchItem.objects.get(pk=body["item"]).pool_id == odd.pk
+
+
+def test_a_pause_stops_recruiting_but_lets_the_rater_at_work_finish_the_batch():
+    from ratings_site.studies.services import study_pause
+
+    study = adaptive_study()
+    assignment = assignment_allocate(study=study, rater=rater("busy"))
+    client = APIClient()
+    first = client.get(f"/api/rate/{assignment.token}/next/").json()
+    client.post(f"/api/rate/{assignment.token}/ratings/", {"item": first["item"], "score": 5}, format="json")
+    study_pause(study=study)
+    first_was_pool = BatchItem.objects.get(pk=first["item"]).gold_id is None
+    assert len(rate_batch(client, assignment, lambda image_id: 5)) == study.items_per_batch - first_was_pool
+    with pytest.raises(ServiceError) as refused:
+        assignment_allocate(study=study, rater=rater("new"))
+    assert refused.value.code == "not_running"
