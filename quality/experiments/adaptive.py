@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, spearmanr
+from scipy.stats import norm
 
 from quality.adaptive_rule import PoolState, Rule, choose, open_images, priors_estimate
 from quality.simulate import CrowdConfig, FaceSource, image_noise_scale, simulate_crowd
@@ -236,7 +236,7 @@ def run(args) -> dict:
                 scores = np.array([[s for _, s in image[:r]] for image in fixed], dtype=float)
                 err = label_errors(np.full(size, r, float), scores.sum(1), (scores**2).sum(1), true_mean, true_std)
                 fixed_errors[r] = err
-                curves.append({"spread": spread, "seed": seed, "design": f"fixed", "ratings": r * size, **err})
+                curves.append({"spread": spread, "seed": seed, "design": "fixed", "ratings": r * size, **err})
             fixed3_std = np.array([[s for _, s in image[:3]] for image in fixed], dtype=float).std(1, ddof=1)
             target = fixed_errors[3]
             row = {

@@ -23,10 +23,10 @@ from datetime import datetime
 
 import numpy as np
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from quality.adaptive_rule import PoolState, choose, half_width, open_images, priors_estimate, rule_from
+from quality.adaptive_rule import Z90, PoolState, choose, half_width, open_images, priors_estimate, rule_from, variance_hat
 
 from . import errors
 from .adaptive_sql import adaptive_item_next_fast
@@ -233,8 +233,8 @@ def adaptive_progress(study: Study) -> dict:
     histogram = {int(k): int(v) for k, v in zip(*np.unique(state.n.astype(int), return_counts=True))}
     # To finish: every open image needs enough ratings for its current spread to meet the
     # rule, between min and max raters (an estimate: spreads move as ratings arrive).
-    var = np.maximum(_variance(state, rule), 1e-9)
-    needed = np.ceil(var * (1.6448536269514722 / max(rule.half_width, 1e-9)) ** 2)
+    var = np.maximum(variance_hat(state, rule), 1e-9)
+    needed = np.ceil(var * (Z90 / max(rule.half_width, 1e-9)) ** 2)
     target = np.clip(needed, rule.min_raters, rule.max_raters)
     to_go = int(np.where(meets, 0, np.maximum(target - state.n, 0)).sum())
     remaining_budget = max((study.rating_budget or 0) - int(state.taken.sum()), 0)
@@ -252,23 +252,6 @@ def adaptive_progress(study: Study) -> dict:
     }
 
 
-def _variance(state, rule):
-    from quality.adaptive_rule import variance_hat
-
-    return variance_hat(state, rule)
-
-
 def _reward_per_batch(study: Study):
-    market = getattr(study, "marketplace", None)
-    try:
-        return getattr(market, "reward_per_batch", None) if market is not None else None
-    except Exception:  # noqa: BLE001 - no marketplace row: no money column
-        return None
-
-
-def adaptive_batches_spent(study: Study) -> dict:
-    counts = Batch.objects.filter(study=study).aggregate(
-        submitted=Count("id", filter=Q(assignments__status=Assignment.Status.SUBMITTED)),
-        active=Count("id", filter=Q(assignments__status=Assignment.Status.ACTIVE)),
-    )
-    return {"batches": study.n_batches, **counts}
+    market = getattr(study, "marketplace", None)  # no marketplace row: no money column
+    return getattr(market, "reward_per_batch", None)

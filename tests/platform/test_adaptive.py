@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from ratings_site.labels.models import Label
 from ratings_site.studies.errors import ServiceError
-from ratings_site.studies.models import AdaptiveImage, Assignment, BatchItem, Rating, Study
+from ratings_site.studies.models import AdaptiveImage, BatchItem, Rating, Study
 from ratings_site.studies.services import assignment_allocate, item_next, rating_submit
 
 from .factories import make_study_with_images, rater
