@@ -5,19 +5,21 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from ratings_site.core.permissions import PermissionActionsMixin
+
 from .forms import ImportForm
 from .models import Image, ImportRun, Source
 from .services import images_import_folder, images_import_manifest, images_import_zip
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("slug", "name")
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("id", "thumbnail", "original_name", "source", "width", "height", "subject", "created_at")
     list_filter = ("source",)
     search_fields = ("original_name", "sha256", "subject")

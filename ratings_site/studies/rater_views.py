@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from ratings_site.crowd.services import invitation_access, invitation_redeem
 from ratings_site.crowd.models import Rater
 
-from .errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from .models import Assignment, BatchItem, ItemView
 from .services import (
     assignment_access,
@@ -51,6 +51,10 @@ def invitation_page(request, token: str):
         return _error(request, exc)
     study = invitation.study
     if request.method == "GET":
+        if hasattr(study, "lineup"):  # a lineup study: its own instructions, with real examples of the targets
+            from ratings_site.lineup.rater_views import instructions_page
+
+            return instructions_page(request, study.lineup, token=token, invitation=True)
         return render(request, "rating/instructions.html", {"study": study, "invitation": invitation})
     try:
         rater = _session_rater(request, study.pk)
@@ -69,6 +73,8 @@ def rate_page(request, token: str):
         assignment = assignment_access(token=token)
     except ServiceError as exc:
         return _error(request, exc)
+    if hasattr(assignment.batch.study, "lineup"):  # every provider lands here; lineups have their own page
+        return HttpResponseRedirect(reverse("lineup:vote", args=[token]))
     error = None
     status = 200
     if request.method == "POST":
@@ -131,6 +137,8 @@ def done_page(request, token: str):
         assignment = assignment_access(token=token)
     except ServiceError as exc:
         return _error(request, exc)
+    if hasattr(assignment.batch.study, "lineup"):
+        return HttpResponseRedirect(reverse("lineup:done", args=[token]))
     if assignment.status != Assignment.Status.SUBMITTED:
         return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
     rated = assignment.ratings.count()

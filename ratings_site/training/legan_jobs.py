@@ -12,14 +12,14 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
 
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_enqueue
-from ratings_site.studies.errors import ServiceError
+from ratings_site.jobs.runner import JobContext
+from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion, QualityModelVersion
-from .runner import JobContext
+from .services import Q_COPY, run_copy_once, storage_local_copy
 
-Q_COPY = "quality.pt"
 Q_JOB_NOT_Q = "Job #{job} is not a Q training job."
 Q_JOB_ENDED = "Q job #{job} ended {status}: nothing to chain LEGAN after."
 NO_CURRENT_LEGAN = "No LEGAN version is marked current yet: train LEGAN first."
@@ -49,48 +49,23 @@ def legan_training_start(*, config: dict, quality_version: QualityModelVersion |
         if after_job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
             raise ServiceError(Q_JOB_ENDED.format(job=after_job.pk, status=after_job.status), code="bad_chain")
         made = QualityModelVersion.objects.filter(job=after_job).first()
-        if made is None:
-            params["after_job"] = after_job.pk
-            return job_create(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user)  # released by the Q job
+        if made is None:  # released by the runner when the Q job ends (legan_release)
+            return job_queue(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user, after_job=after_job)
         quality_version = made
     if quality_version is None and parsed.loss.lambda_qual > 0:
         quality_version = QualityModelVersion.objects.filter(is_current=True).first()
         if quality_version is None:
             raise ServiceError("The quality loss needs a Q version: train Q first or chain after a Q job.", code="no_q")
     params["quality_version"] = quality_version.pk if quality_version else None
-    from .tasks import train_legan_task
-
-    return job_enqueue(job=job_create(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user), task=train_legan_task)
+    return job_queue(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user)
 
 
-def legan_jobs_release(*, q_job: Job, version: QualityModelVersion | None) -> list[int]:
-    """A Q job ended: start the LEGAN jobs waiting for it, or fail them if it made no model."""
-    from ratings_site.jobs.services import job_fail
-
-    from .tasks import train_legan_task
-
-    released = []
-    for waiting in Job.objects.filter(kind=Job.Kind.TRAIN_LEGAN, status=Job.Status.QUEUED, params__after_job=q_job.pk):
-        if version is None:
-            job_fail(job_id=waiting.pk, exc=RuntimeError(Q_JOB_ENDED.format(job=q_job.pk, status=q_job.status)))
-            continue
-        waiting.params = {**waiting.params, "quality_version": version.pk}
-        waiting.save(update_fields=["params"])
-        job_enqueue(job=waiting, task=train_legan_task)
-        released.append(waiting.pk)
-    return released
-
-
-def _quality_copy(version: QualityModelVersion | None, run_dir: Path) -> str | None:
-    """Q's weights beside the run, copied once so a resumed run uses the very same Q."""
+def legan_release(waiting: Job, q_job: Job) -> dict:
+    """The Q job a LEGAN job waits for ended: train on the Q version it made."""
+    version = QualityModelVersion.objects.filter(job=q_job).first()
     if version is None:
-        return None
-    target = run_dir / Q_COPY
-    if not target.exists():
-        with version.checkpoint.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        target.with_suffix(".tmp").replace(target)
-    return str(target)
+        raise ServiceError(Q_JOB_ENDED.format(job=q_job.pk, status=q_job.status), code="bad_chain")
+    return {"quality_version": version.pk}
 
 
 def legan_train_body(context: JobContext) -> dict:
@@ -101,7 +76,8 @@ def legan_train_body(context: JobContext) -> dict:
     job = context.job
     version_id = job.params.get("quality_version")
     q_version = QualityModelVersion.objects.get(pk=version_id) if version_id else None
-    config = TrainConfig.from_dict({**job.params["config"], "q_checkpoint": _quality_copy(q_version, context.run_dir),
+    q_checkpoint = run_copy_once(q_version.checkpoint, context.run_dir / Q_COPY) if q_version else None
+    config = TrainConfig.from_dict({**job.params["config"], "q_checkpoint": q_checkpoint,
                                     "progress": False})
     validate(config)
     resumed = list_checkpoints(context.run_dir)
@@ -141,8 +117,6 @@ def legan_version_create(*, job, checkpoint: Path, config: dict, metrics: dict, 
 @lru_cache(maxsize=2)
 def legan_generator_load(version_id: int):
     from legan.checkpoint import load_generator
-
-    from .services import storage_local_copy
 
     version = LeganModelVersion.objects.get(pk=version_id)
     with storage_local_copy(version.checkpoint.name) as path:

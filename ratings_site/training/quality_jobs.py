@@ -10,10 +10,10 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
 
+from ratings_site.jobs.runner import JobContext
 from ratings_site.labels.services import export_bytes, labels_frame
 
 from .models import QualityModelVersion
-from .runner import JobContext
 
 LABELS_FILE = "labels.csv"
 

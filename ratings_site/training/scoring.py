@@ -1,11 +1,11 @@
 """Scoring a study's images with a chosen Q version (a GPU-queue job)."""
 from __future__ import annotations
 
+from ratings_site.jobs.runner import JobContext
 from ratings_site.catalog.models import Image
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .models import ImageScore, QualityModelVersion
-from .runner import JobContext
 from .services import face_prepare_for_quality, quality_model_load
 
 CHUNK = 64

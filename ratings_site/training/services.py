@@ -11,10 +11,10 @@ import numpy as np
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_enqueue
+from ratings_site.jobs.services import job_queue
 from ratings_site.labels.models import Label
-from ratings_site.studies.errors import ServiceError
 
 from .models import QualityModelVersion
 
@@ -35,10 +35,7 @@ def quality_training_start(*, study, user=None, config: dict | None = None) -> J
         TrainConfig.from_dict({**config, "labels": "labels.csv"}).validate()
     except (ConfigError, TypeError, ValueError) as exc:
         raise ServiceError(BAD_CONFIG.format(detail=exc), code="bad_config")
-    job = job_create(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config}, user=user)
-    from .tasks import train_quality_task
-
-    return job_enqueue(job=job, task=train_quality_task)
+    return job_queue(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config}, user=user)
 
 
 def quality_version_make_current(*, version: QualityModelVersion) -> QualityModelVersion:
@@ -62,6 +59,19 @@ def storage_local_copy(name: str):
         shutil.copyfileobj(src, tmp)
         tmp.flush()
         yield tmp.name
+
+
+Q_COPY = "quality.pt"
+
+
+def run_copy_once(field, target: Path) -> str:
+    """A stored file copied beside a job's run once: a resumed job reads the very same bytes
+    (a LEGAN run keeps the Q it started with even if Q's current version changes)."""
+    if not target.exists():
+        with field.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        target.with_suffix(".tmp").replace(target)
+    return str(target)
 
 
 @lru_cache(maxsize=2)
@@ -106,7 +116,4 @@ def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = N
 
 
 def quality_scoring_start(*, study, version: QualityModelVersion, user=None) -> Job:
-    job = job_create(kind=Job.Kind.SCORE_Q, study=study, params={"version": version.pk}, user=user)
-    from .tasks import score_quality_task
-
-    return job_enqueue(job=job, task=score_quality_task)
+    return job_queue(kind=Job.Kind.SCORE_Q, study=study, params={"version": version.pk}, user=user)
