@@ -30,8 +30,9 @@ from quality.adaptive_rule import Z90, PoolState, choose, half_width, open_image
 
 from . import errors
 from .adaptive_sql import adaptive_item_next_fast
-from .errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from .models import AdaptiveImage, Assignment, Batch, BatchItem, ItemView, Rating, Study
+from .next_item import NextItem, answer_deadline
 
 OCCUPYING = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
 FIELDS = ("min_raters", "max_raters", "stop_half_width")
@@ -147,8 +148,6 @@ def adaptive_allocation_check(*, study: Study, rater) -> None:
 
 def adaptive_item_next(*, assignment: Assignment, now: datetime | None = None):
     """The adaptive item the rater should see now, or None when the batch is done."""
-    from .services import NextItem, _deadline
-
     study = assignment.batch.study
     if now is None and connection.vendor == "postgresql" and study.status in FILLING:
         fast = adaptive_item_next_fast(token=assignment.token)
@@ -164,13 +163,13 @@ def adaptive_item_next(*, assignment: Assignment, now: datetime | None = None):
             with transaction.atomic():
                 # Serialise fills within the study; the unique slots guard the fast path's races.
                 Study.objects.select_for_update().filter(pk=study.pk).first()
-                return _serve(assignment, study, now, NextItem, _deadline)
+                return _serve(assignment, study, now)
         except IntegrityError:
             continue  # someone took that slot a moment ago: decide again
     raise ServiceError(errors.ADAPTIVE_BUSY, code="busy", status=503)
 
 
-def _serve(assignment, study, now, NextItem, deadline):
+def _serve(assignment, study, now):
     slots = batch_slots(study, assignment.batch.index) + study.gold_items.count()
     own = {
         item.position: item
@@ -197,7 +196,7 @@ def _serve(assignment, study, now, NextItem, deadline):
         if item is None or item.pk in rated:
             continue
         served_at = served.get(item.pk)
-        if served_at is not None and now > deadline(study, served_at):
+        if served_at is not None and now > answer_deadline(study, served_at):
             continue
         if served_at is None:
             served_at = ItemView.objects.create(assignment=assignment, item=item, served_at=now).served_at

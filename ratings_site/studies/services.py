@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numbers
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -17,6 +16,7 @@ from ratings_site.jobs.services import task_send
 from . import errors
 from ratings_site.core.errors import ServiceError
 from .models import Assignment, Batch, BatchItem, ItemView, Rating, Study, completion_code
+from .next_item import NextItem, answer_deadline  # noqa: F401  (NextItem: callers import it from here)
 from .sampling import study_sample_plan
 
 OCCUPYING = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
@@ -222,16 +222,6 @@ def assignment_allocate(
 
 # --- Serving items and taking ratings ------------------------------------------------
 
-@dataclass
-class NextItem:
-    item: BatchItem
-    served_at: datetime
-    position: int  # 1-based
-    total: int
-    view_seconds_left: float
-    answer_seconds_left: float
-
-
 def assignment_access(*, token: str) -> Assignment:
     try:
         # get(), not first(): no ORDER BY; the token is unique.
@@ -252,8 +242,7 @@ def assignment_check_open(assignment: Assignment) -> None:
     raise ServiceError(errors.ASSIGNMENT_CLOSED.format(status=status), code="closed", status=409)
 
 
-def _deadline(study: Study, served_at: datetime) -> datetime:
-    return served_at + timedelta(seconds=study.viewing_seconds + study.answer_grace_seconds)
+_deadline = answer_deadline
 
 
 def item_next(*, assignment: Assignment, now: datetime | None = None) -> NextItem | None:
