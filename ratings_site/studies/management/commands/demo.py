@@ -151,13 +151,11 @@ class Command(BaseCommand):
         """An adaptive study over the demo's images: 2 to 4 raters per image, a budget of 3
         per image on average, stopping once a label's 90% interval is within ±1 point."""
         size = min(size, available)
-        study = Study.objects.create(
+        study = study_create(
             name="Demo: adaptive, rate it yourself", sample_size=size, seed=seed + 2, adaptive=True,
             rating_budget=3 * size, items_per_batch=items_per_batch, min_raters=2, max_raters=4, stop_half_width=1.0,
-        )
-        study.adaptive_clean()
-        study.save()
-        study.sources.set(Source.objects.filter(slug="demo"))
+            sources=Source.objects.filter(slug="demo"),
+        )  # full_clean derives the batches the budget buys
         study_launch(study=study)
         [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=50, label="demo adaptive")
         return f"/r/{link.token}/"
