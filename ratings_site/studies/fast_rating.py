@@ -5,6 +5,9 @@
 - the next item: find the first item still open, record when it is served, and say how
   much of its window is left.
 
+An adaptive study's assignment finds no row in the next-item statement here (it serves fixed
+batches only); adaptive_sql.py's one statement decides for it instead.
+
 Both only ever take the happy path. Whenever they find nothing to do (a duplicate, a late
 answer, an unknown token, a finished batch, a race...), the caller runs the full service,
 which decides and explains; so the rules keep one authoritative home in services.py.
