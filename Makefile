@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 
 # The lineup (human-preference) study end to end with SIMULATED raters on a FABRICATED run.
 demo-lineup: $(VENV)/.installed
-	$(PY) manage.py demo_lineup $(DEMO_ARGS)
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$(THROWAWAY_KEY)}" $(PY) manage.py demo_lineup $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	scripts/test $(TEST_ARGS)

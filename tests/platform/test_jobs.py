@@ -208,3 +208,18 @@ def test_kill_9_mid_job_resumes_within_a_minute_with_the_default_settings(tmp_pa
     print(f"resumed {resumed_after:.1f} s after kill -9")
     assert resumed_after < 60
     assert done.attempts == 2 and done.result["starts"][0] == 0 and done.result["starts"][1] >= 4  # continued, not restarted
+
+
+@pytest.mark.django_db
+def test_an_inline_job_whose_process_died_is_marked_failed_by_the_sweep():
+    from ratings_site.jobs.sweep import WORKER_LOST
+
+    old = timezone.now() - timedelta(hours=1)
+    silent = Job.objects.create(kind=Job.Kind.MARKET_SYNC, status=Job.Status.RUNNING, heartbeat_at=old)
+    live = Job.objects.create(kind=Job.Kind.PUBLISH, status=Job.Status.RUNNING, heartbeat_at=timezone.now())
+    report = jobs_sweep()
+    assert report.failed == [silent.pk] and report.resent == []
+    silent.refresh_from_db()
+    live.refresh_from_db()
+    assert silent.status == Job.Status.FAILED and silent.error == WORKER_LOST and silent.finished_at is not None
+    assert live.status == Job.Status.RUNNING

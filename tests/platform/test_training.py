@@ -154,7 +154,7 @@ def test_killed_worker_resumes_training_from_its_checkpoint(tmp_path, settings, 
     worker = worker_start(tmp_path / "w2.log", queues="gpu", extra_env=env)
     try:
         time.sleep(3.5)  # the heartbeat goes stale; the beat sweep re-sends the job
-        assert jobs_sweep().resent == [job.pk]
+        assert job.pk in jobs_sweep().resent  # (with the label job still waiting on the celery queue)
         done = wait_for(lambda: Job.objects.filter(pk=job.pk, status__in=["succeeded", "failed"]).first(),
                         timeout=240, what="the resumed job")
     finally:
