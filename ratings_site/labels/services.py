@@ -82,7 +82,7 @@ def labels_compute(*, study: Study, on_progress=None) -> dict:
     arrays = rating_arrays_load(study)
     by_hand = raters_excluded_by_hand(study)
     result = labels_compute_arrays(arrays, min_pass_rate=study.gold_min_pass_rate, excluded_raters=by_hand)
-    needed = study.raters_per_batch
+    needed = study.raters_needed_per_image
     valid = result.valid
     per_batch = {}
     for batch_id, index in study.batches.values_list("id", "index"):

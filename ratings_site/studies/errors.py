@@ -28,3 +28,7 @@ SAMPLE_TOO_SMALL_FOR_BATCHES = "{size} images cannot fill {batches} batches: nee
 CONSENT_REQUIRED = "Please read the consent statement and tick the box to agree before you start."
 STUDY_FULL = "This study is full: every place has been taken. Thank you for your interest; you do not need to do anything."
 MISSED_PREVIOUS = "No answer came in time for the previous image, so it was skipped; it does not count against you."
+ADAPTIVE_NOTHING_LEFT = (
+    "Every image in this study already has enough ratings, or all that still need one were rated by you. Thank you."
+)
+ADAPTIVE_BUSY = "Many raters are asking at once; please reload the page."

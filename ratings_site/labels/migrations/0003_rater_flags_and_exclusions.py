@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('crowd', '0002_initial'),
         ('labels', '0002_compute_labels_permission'),
-        ('studies', '0003_rater_instructions_consent'),
+        ('studies', '0005_rater_instructions_consent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0003_display_file'),
-        ('studies', '0002_provider_choices'),
+        ('studies', '0004_adaptive_pool_totals'),
     ]
 
     operations = [
