@@ -93,6 +93,15 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missi
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 
+# Image import limits (catalog/upload_checks.py): each refused file is reported, the rest import.
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 50 * 1024 * 1024)
+IMPORT_MAX_PIXELS = env_int("IMPORT_MAX_PIXELS", 50_000_000)
+IMPORT_MAX_ZIP_MEMBERS = env_int("IMPORT_MAX_ZIP_MEMBERS", 200_000)
+IMPORT_MAX_ZIP_TOTAL_BYTES = env_int("IMPORT_MAX_ZIP_TOTAL_BYTES", 20 * 1024 * 1024 * 1024)
+IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024)
+# Server folders the admin's folder and manifest imports may read (catalog/import_roots.py).
+IMAGE_IMPORT_ROOTS = env_list("IMAGE_IMPORT_ROOTS", [str(VAR_DIR / "imports")])
+
 # Media goes through Django's storage API: local files by default, S3 (signed URLs) when a
 # bucket is configured.
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")

@@ -1,9 +1,9 @@
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path, re_path
-from django.views.static import serve
+
+from .media import media
 
 
 def healthz(request):
@@ -23,8 +23,4 @@ urlpatterns = [
 if not settings.AWS_STORAGE_BUCKET_NAME:
     # Local media for staff pages (admin thumbnails, exports). Raters never get a media URL:
     # they see images only through the rating view, which enforces the viewing window.
-    @staff_member_required
-    def media(request, path):
-        return serve(request, path, document_root=settings.MEDIA_ROOT)  # read per request, not at import
-
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", media)]

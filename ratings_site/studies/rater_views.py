@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from ratings_site.crowd.services import invitation_access, invitation_redeem
 from ratings_site.crowd.models import Rater
+from ratings_site.media import media_headers_set
 
 from .errors import ServiceError
 from .models import Assignment, BatchItem, ItemView
@@ -121,7 +122,7 @@ def rate_image(request, token: str, item_id: int):
     except NotImplementedError:
         # Remote storage (S3): a short-lived signed URL, fetched by the browser over HTTPS.
         return HttpResponseRedirect(default_storage.url(name))
-    response = FileResponse(default_storage.open(name, "rb"))
+    response = media_headers_set(FileResponse(default_storage.open(name, "rb")))
     response["Cache-Control"] = "private, no-store"
     return response
 
