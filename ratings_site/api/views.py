@@ -17,6 +17,7 @@ from ratings_site.studies.selectors import batches_progress
 from ratings_site.studies.services import (
     assignment_access,
     assignment_submit,
+    item_id_parse,
     item_next,
     rating_submit,
     score_parse,
@@ -135,8 +136,8 @@ class RateSubmit(_RaterEndpoint):
     def post(self, request, token):
         form = s.RatingInSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        score, item = score_parse(form.validated_data["score"]), form.validated_data["item"]
-        if isinstance(item, int) and not isinstance(item, bool) and rating_insert_fast(token=token, item_id=item, score=score):
+        score, item = score_parse(form.validated_data["score"]), item_id_parse(form.validated_data["item"])
+        if rating_insert_fast(token=token, item_id=item, score=score):
             return Response({"item": item, "score": score, "created": True}, status=201)
         assignment = assignment_access(token=token)
         rating, created = rating_submit(assignment=assignment, item_id=item, score=score)

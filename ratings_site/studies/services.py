@@ -1,7 +1,6 @@
 """Writes for studies: launching, allocating batches to raters, serving items, ratings."""
 from __future__ import annotations
 
-import numbers
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from ratings_site.crowd.providers import provider_for
 
 from . import errors
 from .errors import ServiceError
+from .inputs import BIGINT_MAX, id_in_range, whole_number_parse
 from .models import Assignment, Batch, BatchItem, ItemView, Rating, Study, completion_code
 from .sampling import study_sample_plan
 
@@ -239,17 +239,23 @@ def item_next(*, assignment: Assignment, now: datetime | None = None) -> NextIte
 
 
 def score_parse(raw) -> int:
-    if isinstance(raw, bool):
-        raise ServiceError(errors.SCORE_NOT_INTEGER, code="not_integer")
-    if isinstance(raw, numbers.Integral):
-        score = int(raw)
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        score = int(raw.strip())
-    else:
+    """A score from 0 to 10, in ASCII digits only (see inputs.py for why)."""
+    score = whole_number_parse(raw)
+    if score is None:
         raise ServiceError(errors.SCORE_NOT_INTEGER, code="not_integer")
     if not 0 <= score <= 10:
         raise ServiceError(errors.SCORE_OUT_OF_RANGE.format(score=score), code="out_of_range")
     return score
+
+
+def item_id_parse(raw) -> int:
+    """An item id as a whole number in the database's range, or a 400 that says so."""
+    item_id = whole_number_parse(raw)
+    if item_id is None:
+        raise ServiceError(errors.ITEM_NOT_INTEGER, code="item_not_integer")
+    if not id_in_range(item_id):
+        raise ServiceError(errors.ITEM_OUT_OF_RANGE.format(maximum=BIGINT_MAX), code="item_out_of_range")
+    return item_id
 
 
 def rating_submit(*, assignment: Assignment, item_id, score, now: datetime | None = None) -> tuple[Rating, bool]:
@@ -257,10 +263,7 @@ def rating_submit(*, assignment: Assignment, item_id, score, now: datetime | Non
     score = score_parse(score)
     assignment_check_open(assignment)
     now = now or timezone.now()
-    try:
-        item_id = int(item_id)
-    except (TypeError, ValueError):
-        raise ServiceError(errors.ITEM_NOT_IN_BATCH, code="not_in_batch")
+    item_id = item_id_parse(item_id)
     view = ItemView.objects.filter(assignment=assignment, item_id=item_id).only("served_at").first()
     if view is None:
         if not BatchItem.objects.filter(pk=item_id, batch_id=assignment.batch_id).exists():
