@@ -99,6 +99,9 @@ IMPORT_MAX_PIXELS = env_int("IMPORT_MAX_PIXELS", 50_000_000)
 IMPORT_MAX_ZIP_MEMBERS = env_int("IMPORT_MAX_ZIP_MEMBERS", 200_000)
 IMPORT_MAX_ZIP_TOTAL_BYTES = env_int("IMPORT_MAX_ZIP_TOTAL_BYTES", 20 * 1024 * 1024 * 1024)
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024)
+# An unverified marketplace submission (its ids are a claim until MTurk or Prolific confirm
+# them) holds its batch slot for this long, then frees it even if no sync has run.
+MARKETPLACE_CLAIM_RESERVATION_MINUTES = env_int("MARKETPLACE_CLAIM_RESERVATION_MINUTES", 15)
 # Server folders the admin's folder and manifest imports may read (catalog/import_roots.py).
 IMAGE_IMPORT_ROOTS = env_list("IMAGE_IMPORT_ROOTS", [str(VAR_DIR / "imports")])
 

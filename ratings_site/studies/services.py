@@ -5,6 +5,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, FilteredRelation, Q
 from django.utils import timezone
@@ -89,9 +90,14 @@ def study_pause(*, study: Study) -> Study:
 
 
 def study_complete_if_filled(*, study: Study) -> bool:
+    """Complete the study when every batch has its raters' *verified* submissions.
+
+    Self-hosted work is verified on submit; marketplace work only once the marketplace's own
+    records confirm it (marketplace sync), so forged claims can never complete a study."""
     needed = study.raters_per_batch
+    counted = Q(assignments__status=Assignment.Status.SUBMITTED, assignments__verified=True)
     unfilled = (
-        study.batches.annotate(done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
+        study.batches.annotate(done=Count("assignments", filter=counted))
         .filter(done__lt=needed)
         .exists()
     )
@@ -119,6 +125,19 @@ def assignments_expire_stale(*, study: Study | None = None, now: datetime | None
     return freed
 
 
+def slot_holders(*, now: datetime, prefix: str = "") -> Q:
+    """Which assignments hold a batch slot.
+
+    An active rater holds it until idle (assignments_expire_stale); verified work holds it for
+    good. Submitted work not yet verified is a claim (a marketplace id anyone can type into a
+    URL): it holds the slot as a reservation that expires CLAIM_RESERVATION_MINUTES after
+    submission, even if no sync ever runs; the marketplace sync confirms it or discards it."""
+    reserved_since = now - timedelta(minutes=settings.MARKETPLACE_CLAIM_RESERVATION_MINUTES)
+    return Q(**{f"{prefix}status": Assignment.Status.ACTIVE}) | Q(
+        **{f"{prefix}status": Assignment.Status.SUBMITTED}
+    ) & (Q(**{f"{prefix}verified": True}) | Q(**{f"{prefix}submitted_at__gte": reserved_since}))
+
+
 def assignment_allocate(
     *, study: Study, rater: Rater, batch: Batch | None = None, external_assignment_id: str = "", submit_to: str = ""
 ) -> Assignment:
@@ -144,7 +163,7 @@ def assignment_allocate(
         batch = (
             candidates
             .exclude(assignments__rater=rater)
-            .annotate(taken=Count("assignments", filter=Q(assignments__status__in=OCCUPYING)))
+            .annotate(taken=Count("assignments", filter=slot_holders(now=timezone.now(), prefix="assignments__")))
             .filter(taken__lt=study.raters_per_batch)
             .order_by("-taken", "index")  # fill batches one after another: labels arrive sooner
             .first()
