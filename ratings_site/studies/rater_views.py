@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from ratings_site.crowd.services import invitation_access, invitation_redeem
+from ratings_site.crowd.browser_keys import browser_cookie_set, browser_id_new, browser_id_read, browser_key, network_key
+from ratings_site.crowd.services import invitation_access, invitation_rater_known, invitation_redeem
 from ratings_site.crowd.models import Rater
 from ratings_site.media import media_headers_set
 
@@ -53,15 +54,23 @@ def invitation_page(request, token: str):
     study = invitation.study
     if request.method == "GET":
         return render(request, "rating/instructions.html", {"study": study, "invitation": invitation})
+    # The signed browser cookie and (optionally) the network key recognise a person who comes
+    # back through an open link with a fresh session: they get their earlier rater, so never a
+    # second slot on the same batch. What this does and does not stop: crowd/browser_keys.py.
+    browser_id = browser_id_read(request) or browser_id_new()
+    keys = {"browser_key": browser_key(browser_id), "network_key": network_key(request)}
     try:
-        rater = _session_rater(request, study.pk)
+        rater = _session_rater(request, study.pk) or invitation_rater_known(invitation=invitation, **keys)
         if rater is None:
-            rater = invitation_redeem(invitation=invitation)
-            _remember_rater(request, study.pk, rater)
+            rater = invitation_redeem(invitation=invitation, **keys)
+        _remember_rater(request, study.pk, rater)
         assignment = assignment_allocate(study=study, rater=rater)
     except ServiceError as exc:
-        return _error(request, exc)
-    return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
+        response = _error(request, exc)
+    else:
+        response = HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
+    browser_cookie_set(response, browser_id)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
