@@ -14,6 +14,7 @@ from ratings_site.jobs.services import job_create, job_enqueue
 from ratings_site.studies.models import Assignment, Rating, Study
 
 from .compute import DDOF, RatingArrays, krippendorff_alpha_interval, labels_compute_arrays
+from .csv_safety import frame_to_csv_bytes
 from .models import Label, RaterStats
 
 # The export's column schema: stable, so that quality/ and notebooks can rely on it.
@@ -124,7 +125,7 @@ def labels_frame(study: Study) -> pd.DataFrame:
 
 def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "csv":
-        return frame.to_csv(index=False).encode()
+        return frame_to_csv_bytes(frame)
     if fmt == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
