@@ -4,6 +4,8 @@ Embedded defaults (no variables set): SQLite under var/, a filesystem Celery bro
 var/broker (no server needed), local media under var/media. Production sets DATABASE_URL,
 CELERY_BROKER_URL and, for S3 media, AWS_STORAGE_BUCKET_NAME.
 """
+from datetime import timedelta
+
 import dj_database_url
 
 from .env import BASE_DIR, VAR_DIR, env_bool, env_int, env_list, env_str
@@ -32,6 +34,7 @@ INSTALLED_APPS = [
     "ratings_site.marketplace",
     "ratings_site.preprocessing",
     "ratings_site.training",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -43,7 +46,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429 page
 ]
+
+# Repeated wrong passwords (admin login and the API's HTTP Basic auth) lock that username from
+# that address for a while (django-axes). Per username *and* address, so a stranger cannot
+# lock a researcher out from everywhere; a right password resets the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "ratings_site.client_ip.client_ip"
+AXES_VERBOSE = False
+# How many proxies of ours stand in front of the site (docker-compose: nginx, so 1).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 ROOT_URLCONF = "ratings_site.urls"
 WSGI_APPLICATION = "ratings_site.wsgi.application"

@@ -11,7 +11,7 @@ already had) instead of a new one.
   hash of the client address and User-Agent. It also stops cookie clearing and private
   windows from the same machine; it does NOT stop a second device, a VPN or a new address,
   and it merges people who share one address and browser build (a lab, a NAT), so it is off by
-  default. Behind a proxy, set BEHIND_TLS_PROXY so the address is the client's.
+  default. Behind a proxy, set TRUSTED_PROXY_COUNT so the address is the client's (client_ip.py).
 - Neither stops a determined person with several devices: the per-link cap bounds what one
   leaked open link can cost, and single-use links (one per invited person) are the strong
   option. Only hashes are stored, never the address itself.
@@ -24,6 +24,8 @@ import secrets
 
 from django.conf import settings
 from django.core import signing
+
+from ratings_site.client_ip import client_ip
 
 COOKIE = "rater_browser"
 SALT = "ratings_site.crowd.browser_key"
@@ -60,6 +62,5 @@ def browser_key(browser_id: str) -> str:
 
 
 def network_key(request) -> str:
-    address = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip() if settings.SECURE_PROXY_SSL_HEADER else ""
-    address = address or request.META.get("REMOTE_ADDR", "")
+    address = client_ip(request)
     return _keyed(f"network:{address}|{request.META.get('HTTP_USER_AGENT', '')}")
