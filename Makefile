@@ -10,7 +10,7 @@ $(VENV)/.installed: requirements.txt
 	scripts/bootstrap $(VENV)
 	@touch $@
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench fuzz load
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -21,3 +21,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	scripts/bench
+
+# API fuzzing against the OpenAPI schema, as every role, with many more examples than CI's 3.
+fuzz: $(VENV)/.installed
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} scripts/test tests/fuzz -q $(TEST_ARGS)

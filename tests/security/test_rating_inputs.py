@@ -141,3 +141,19 @@ def test_guessed_tokens_are_404_and_odd_tokens_never_500():
         response = APIClient().post(f"/api/rate/{token}/ratings/", {"item": 1, "score": 5}, format="json")
         assert response.status_code in (400, 404), (token, response.status_code)
     assert Assignment.objects.count() == 0
+
+
+def test_schema_documents_the_error_answers_of_every_operation():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            assert {"400", "403", "404"} <= set(operation["responses"]), (method, path)
+
+
+def test_api_404s_are_json():
+    response = APIClient().get("/api/no-such-thing/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
