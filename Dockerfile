@@ -9,4 +9,4 @@ RUN pip install --no-cache-dir 'setuptools<81' \
  && pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
-CMD ["gunicorn", "ratings_site.wsgi", "-b", "0.0.0.0:8000", "-w", "4"]
+CMD ["gunicorn", "ratings_site.wsgi", "-c", "gunicorn.conf.py"]
