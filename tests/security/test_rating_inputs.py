@@ -157,3 +157,22 @@ def test_schema_documents_the_error_answers_of_every_operation():
 def test_api_404s_are_json():
     response = APIClient().get("/api/no-such-thing/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_json_options_are_a_400(django_user_model):
+    """Found by the schemathesis run: a NUL inside a JSON option reached psycopg2 as a 500."""
+    from django.contrib.auth.models import Group
+
+    from ratings_site.jobs.groups import ML_STAFF, groups_ensure
+
+    groups_ensure()
+    user = django_user_model.objects.create_user("nul", password="x", is_staff=True, is_superuser=True)
+    user.groups.add(Group.objects.get(name=ML_STAFF))
+    study = make_study_with_images(n_images=2, n_batches=1)
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.post(
+        "/api/face-analyses/run/", {"study": study.pk, "options": {"landmarks\u0000": "x\u0000"}}, format="json"
+    )
+    assert response.status_code == 400, response.content
