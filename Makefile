@@ -25,3 +25,8 @@ bench: $(VENV)/.installed
 # API fuzzing against the OpenAPI schema, as every role, with many more examples than CI's 3.
 fuzz: $(VENV)/.installed
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} scripts/test tests/fuzz -q $(TEST_ARGS)
+
+# Load on the rating endpoints against gunicorn.conf.py on PostgreSQL (127.0.0.1 only, bounded).
+LOAD_ARGS ?= --raters 300 --seconds 60
+load: $(VENV)/.installed
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ratings_bench} $(PY) bench/bench_load.py $(LOAD_ARGS)
