@@ -44,6 +44,9 @@ RATERS_PER_BATCH = 3
 
 def django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ratings_site.settings")
+    # Jobs a finished batch starts (labels) go nowhere: this measures the rating path, and must
+    # not leave messages for some other worker on a shared Redis. The server inherits it.
+    os.environ["CELERY_BROKER_URL"] = os.environ.get("BENCH_CELERY_BROKER_URL", "memory://")
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("bench_load needs PostgreSQL: set DATABASE_URL=postgres://...@127.0.0.1:5432/<a bench database>")
