@@ -20,6 +20,7 @@ ERRORS = {
     "404": "No such object (or page).",
     "409": "The object is not in a state that allows this operation; the body says why.",
     "410": "The link was used up or withdrawn.",
+    "422": "The input is well formed but cannot be used (e.g. no face found in the image).",
     "429": "Too many wrong passwords from this address: locked for a while.",
 }
 

@@ -80,6 +80,18 @@ def quality_current() -> QualityModelVersion:
     return version
 
 
+def uploaded_image_check(data: bytes) -> None:
+    """The import's limits for an uploaded face too: size, pixels (decompression bombs), format."""
+    from django.core.exceptions import ValidationError
+
+    from ratings_site.catalog.upload_checks import image_check
+
+    try:
+        image_check(data)
+    except ValidationError as exc:
+        raise ServiceError(exc.messages[0], code="not_an_image")
+
+
 def face_prepare_for_quality(data: bytes) -> np.ndarray:
     """The canonical preprocessing: the aligned, landmark-masked 128x128 face Q reads."""
     from faces.errors import FaceAnalysisError, UnreadableImageError
@@ -99,6 +111,7 @@ def face_prepare_for_quality(data: bytes) -> np.ndarray:
 def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = None) -> tuple[float, QualityModelVersion]:
     from quality.score import score_images
 
+    uploaded_image_check(data)
     version = version or quality_current()
     face = face_prepare_for_quality(data)
     [score] = score_images(quality_model_load(version.pk), [face])

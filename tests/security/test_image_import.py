@@ -281,3 +281,19 @@ def test_oversized_file_in_a_folder_is_reported_not_read(tmp_path, source, setti
     (tmp_path / "big.png").write_bytes(png_bytes(1, size=64))
     outcome = images_import_folder(folder=tmp_path, source=source)
     assert outcome.files[0].status == "failed" and "bytes are accepted per image" in outcome.files[0].reason
+
+
+# --- uploads to the model endpoints ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/quality/score/", "/api/legan/edit/"])
+def test_decompression_bomb_uploaded_to_a_model_endpoint_is_a_400(ml_staff, url):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(ml_staff)
+    bomb = SimpleUploadedFile("face.png", png_bomb(20_000, 20_000), content_type="image/png")
+    response = client.post(url, {"image": bomb, "expression": "happy", "lighting": "front"}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert "decompression bomb" in response.json()["detail"] or "pixels are accepted" in response.json()["detail"]
