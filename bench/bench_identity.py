@@ -52,11 +52,12 @@ class Face:
 
 
 def load_rgb(path: Path) -> np.ndarray | None:
-    from PIL import Image
+    from faces.errors import UnreadableImageError
+    from faces.io import load_rgb as decode  # the project's one decoder
+
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except Exception:  # unreadable file in a data folder: skip it
+        return decode(path)
+    except UnreadableImageError:  # unreadable file in a data folder: skip it
         return None
 
 

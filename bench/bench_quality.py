@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from quality.config import TrainConfig  # noqa: E402
 from quality.data import QualityDataset  # noqa: E402
-from quality.images import list_images  # noqa: E402
+from faces.io import list_images  # noqa: E402
 from quality.labels import load_labels  # noqa: E402
 from quality.losses import LOSSES  # noqa: E402
 from quality.metrics import compute_metrics, json_safe  # noqa: E402
@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare = None
         if args.prepare:
             from quality.score import face_preparer
-            prepare = face_preparer(128)
+            from runkit.contract import InputContract
+            prepare = face_preparer(InputContract(size=128, mask="hull"))
         start = time.perf_counter()
         labels, _ = simulate_crowd(faces, sim_dir, per_image=args.per_image, seed=args.seed,
                                    size=128, prepare=prepare)

@@ -1,4 +1,5 @@
-"""Decoding images into (H, W, 3) uint8 RGB arrays, with typed errors.
+"""Decoding images into (H, W, 3) uint8 RGB arrays, with typed errors: the one decoder of the
+project (the platform's uploads, faces/, quality/ and legan/ all read images through load_rgb).
 
 Greyscale, palette, RGBA, 16-bit and float inputs are converted; EXIF
 orientation is applied (phone photos are often stored rotated); animated
@@ -26,6 +27,8 @@ MIN_IMAGE_SIDE = 32
 
 MSG_NOT_FOUND = "image file not found: {path}"
 MSG_UNDECODABLE = "could not decode image ({detail})"
+MSG_UNDECODABLE_FILE = "could not decode image file {path} ({detail})"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
 MSG_EMPTY = "image data is empty"
 MSG_BAD_ARRAY = "expected an image array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {shape}"
 MSG_TOO_SMALL = "image is {h}x{w} pixels; at least {min_side}x{min_side} is needed to find a face"
@@ -46,7 +49,11 @@ def load_rgb(source: ImageSource) -> np.ndarray:
         if not path.is_file():
             raise UnreadableImageError(MSG_NOT_FOUND.format(path=path))
         with open(path, "rb") as handle:
-            return _decode(handle.read())
+            data = handle.read()
+        try:
+            return _decode(data)
+        except UnreadableImageError as error:  # name the file: a data set has thousands
+            raise UnreadableImageError(MSG_UNDECODABLE_FILE.format(path=path, detail=error.__cause__ or error)) from error
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _decode(bytes(source))
     if hasattr(source, "read"):
@@ -122,3 +129,9 @@ def check_min_size(image: np.ndarray, min_side: int = MIN_IMAGE_SIDE) -> None:
     h, w = image.shape[:2]
     if min(h, w) < min_side:
         raise ImageTooSmallError(MSG_TOO_SMALL.format(h=h, w=w, min_side=min_side))
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files under `folder` (recursive), sorted for reproducibility."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

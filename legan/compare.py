@@ -199,27 +199,23 @@ def quality_held_out(q_dir: Path) -> str:
 def trained_artifacts(plan: Plan, evalset: EvalSet) -> tuple[dict, Path, str, Optional[Path]]:
     """--evaluate-only: the finished checkpoints, Q and attribute classifier of an earlier run of
     this plan; nothing is trained. A missing or unfinished one is an error, not a retrain."""
-    import re
-
     import torch
 
-    from legan.checkpoint import latest_checkpoint
+    from runkit.checkpoints import latest_checkpoint, list_checkpoints
 
     checkpoints = {}
     for model in plan.models:
         folder = plan.root / "models" / model / "checkpoints"
-        try:
-            path = latest_checkpoint(folder)
-        except (FileNotFoundError, ValueError) as exc:
-            raise SystemExit(f"--evaluate-only: {model} has no checkpoint ({exc}); run without it to train") from exc
+        path = latest_checkpoint(folder)
+        if path is None:
+            raise SystemExit(f"--evaluate-only: {model} has no checkpoint in {folder}; run without it to train")
         done = torch.load(path, map_location="cpu", weights_only=False)["iteration"]
         wanted = model_config(plan, evalset, model, Path("q.pt")).max_iterations
         if done < wanted:
             raise SystemExit(f"--evaluate-only: {model} stopped at iteration {done} of {wanted}; run without it to resume")
         checkpoints[model] = path
     q_dir = plan.root / "quality"
-    step = lambda p: int(re.findall(r"\d+", p.stem)[-1])  # noqa: E731  (ckpt-0002000 or checkpoint-00002000)
-    q_found = sorted((q_dir / "run" / "checkpoints").glob("*.pt"), key=step)
+    q_found = list_checkpoints(q_dir / "run" / "checkpoints")
     attributes = plan.root / "attributes" / "classifier.pt"
     if not q_found or not attributes.is_file():
         raise SystemExit(f"--evaluate-only: no trained Q or attribute classifier under {plan.root}")
@@ -316,7 +312,7 @@ def stargan_v2_config(plan: Plan, evalset: EvalSet):
 
 
 def train_model(plan: Plan, evalset: EvalSet, model: str, q_checkpoint: Path) -> Path:
-    from legan.checkpoint import latest_checkpoint, list_checkpoints
+    from runkit.checkpoints import latest_checkpoint, list_checkpoints
 
     if model == "stargan_v2":
         from legan.stargan_v2.train import train
@@ -344,7 +340,7 @@ def plot_curves(plan: Plan, models, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from legan.run_dir import read_stats
+    from runkit.runs import read_stats
 
     keys = ["Loss/G/rec", "Loss/D/total", "Val/ssim_target", "Val/self_match", "Val/input_dependence"]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4))

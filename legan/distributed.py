@@ -10,6 +10,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
+from runkit.device import select_device
+
 
 @dataclass
 class DistContext:
@@ -49,9 +51,8 @@ def teardown_distributed(ctx: DistContext) -> None:
 
 
 def resolve_device(pref: str, ctx: DistContext) -> torch.device:
-    if pref == "auto":
-        return torch.device(f"cuda:{ctx.local_rank}" if torch.cuda.is_available() else "cpu")
-    return torch.device(pref)
+    """This process's device: runkit's choice, on the GPU of its local rank."""
+    return select_device(pref, ctx.local_rank)
 
 
 def mean_across_processes(values: dict[str, float], ctx: DistContext, device: torch.device) -> dict[str, float]:

@@ -24,6 +24,7 @@ import torch
 from legan.checkpoint import load_generator
 from legan.synthesis import (SynthesisError, augment_manifest, class_index, collect_image_paths,
                              combination_grid, load_face_tensor, save_heatmap, save_image, translate)
+from runkit.device import select_device
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,10 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True)
     a.add_argument("--device", default="auto")
     return p
-
-
-def _device(pref: str) -> torch.device:
-    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if pref == "auto" else pref)
 
 
 def run_translate(args, G, config) -> list[str]:
@@ -89,7 +86,7 @@ def main(argv=None) -> int:
         if not Path(args.checkpoint).is_file():
             raise SynthesisError(f"checkpoint not found: {args.checkpoint}")
         G, config = load_generator(Path(args.checkpoint))
-        G = G.to(_device(args.device))
+        G = G.to(select_device(args.device))
         if args.command == "translate":
             written = run_translate(args, G, config)
             print(json.dumps({"written": len(written), "out": args.out}))

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on training machines
 import matplotlib.pyplot as plt  # noqa: E402
 
-from legan.run_dir import read_stats  # noqa: E402
+from runkit.runs import read_stats  # noqa: E402
 
 
 def plot_losses(stats_path: Path, png_path: Path) -> Path | None:

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from faces.errors import FaceAnalysisError
+from faces.io import IMAGE_SUFFIXES
 from legan.samples import heatmap, to_uint8
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+from runkit.contract import InputContract, file_input
 MANIFEST_COLUMNS = ("image_path", "subject", "expression", "lighting")
 
 MSG_NO_IMAGES = "no images found in {paths} (looked for {suffixes})"
@@ -45,30 +46,13 @@ def collect_image_paths(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    try:
-        from faces.io import load_rgb  # the platform's reader (EXIF, 16-bit, greyscale ...)
-
-        return load_rgb(path)
-    except ImportError:
-        pass
-    except Exception as exc:  # faces' own typed errors carry a clear message
-        raise SynthesisError(MSG_UNREADABLE.format(path=path, detail=exc)) from exc
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise SynthesisError(MSG_UNREADABLE.format(path=path, detail=exc)) from exc
-
-
 def load_face_tensor(path: Path, size: int) -> torch.Tensor:
-    """An aligned face image -> (3, size, size) in [-1, 1] (centre square crop, then resize)."""
-    rgb = _read_rgb(Path(path))
-    h, w = rgb.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    im = Image.fromarray(rgb[top:top + side, left:left + side]).resize((size, size), Image.BICUBIC)
-    return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float() / 127.5 - 1.0
+    """An aligned face image -> (3, size, size) in [-1, 1], decoded and fitted as every model
+    input is (runkit.contract: the one decoder, centre square crop, resize)."""
+    try:
+        return file_input(Path(path), InputContract(size=size))
+    except FaceAnalysisError as exc:  # faces' typed errors carry a clear message
+        raise SynthesisError(MSG_UNREADABLE.format(path=path, detail=exc)) from exc
 
 
 def class_index(names: Sequence[str], name: str, what: str) -> int:

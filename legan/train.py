@@ -12,70 +12,25 @@ on that batch (StarGAN's schedule; the paper's "5 D steps per G step"). Only ran
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from tqdm import tqdm
 
 from legan import build
-from legan.checkpoint import (capture_rng, checkpoint_path, latest_checkpoint, list_checkpoints,
-                              load_checkpoint, restore_rng, save_checkpoint)
+from legan.checkpoint import load_checkpoint, save_checkpoint
 from legan.config import ConfigError, TrainConfig, validate
 from legan.distributed import (DistContext, barrier, broadcast_flag, gather_objects, mean_across_processes,
                                resolve_device, setup_distributed, teardown_distributed)
 from legan.loss import LeganLoss
 from legan.plots import plot_losses
-from legan.run_dir import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 from legan.samples import build_sample_set, save_grid
 from legan.validation import build_validator
-
-
-MSG_RUN_DIR_USED = "{path} already holds checkpoints: resume it (--resume) or train into a new folder"
-
-
-class TrainingStopped(Exception):
-    """should_stop() returned True; a checkpoint was written first (resume=True continues)."""
-
-    def __init__(self, iteration: int, checkpoint: Optional[Path]) -> None:
-        super().__init__(f"training stopped at iteration {iteration}; checkpoint {checkpoint}")
-        self.iteration = iteration
-        self.checkpoint = checkpoint
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    checkpoint_path: Optional[Path]
-    metrics: dict
-
-
-class StatsMeter:
-    """Running sums of the loss stats between two log lines (kept on the device: no syncs)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, stats: dict[str, torch.Tensor]) -> None:
-        for k, v in stats.items():
-            self.sums[k] = self.sums.get(k, 0) + v
-            self.counts[k] = self.counts.get(k, 0) + 1
-
-    def state(self) -> dict:
-        return {"sums": {k: float(v) for k, v in self.sums.items()}, "counts": dict(self.counts)}
-
-    def load(self, state: dict, device: torch.device) -> None:
-        self.sums = {k: torch.tensor(v, device=device) for k, v in state["sums"].items()}
-        self.counts = dict(state["counts"])
-
-    def pop_means(self) -> dict[str, float]:
-        means = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
-        self.sums, self.counts = {}, {}
-        return means
+from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
+                                require_latest_checkpoint, restore_rng)
+from runkit.loop import IterationLoop, LoopHooks, StatsMeter, TrainResult
+from runkit.runs import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 
 
 def _optimizer_step(opt: torch.optim.Optimizer, scaler) -> None:
@@ -109,8 +64,7 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
         torch.backends.cudnn.benchmark = True
     n_e, n_l = len(config.expressions), len(config.lightings)
     ckpt_dir = run_dir / CHECKPOINTS_DIR
-    if not resume and list_checkpoints(ckpt_dir):
-        raise ConfigError(MSG_RUN_DIR_USED.format(path=run_dir))
+    refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
     dataset = dataset if dataset is not None else build.build_dataset(config)
     loader, sampler = build.build_loader(dataset, config, ctx, device)
     if ctx.is_main:  # only once the options and the data have been checked
@@ -131,7 +85,7 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
                                    config.sample_targets)
     iteration, meter = 0, StatsMeter()
     if resume:
-        payload = load_checkpoint(latest_checkpoint(ckpt_dir), map_location="cpu")
+        payload = load_checkpoint(require_latest_checkpoint(ckpt_dir), map_location="cpu")
         G.load_state_dict(payload["G"])
         D.load_state_dict(payload["D"])
         opt_G.load_state_dict(payload["opt_G"])
@@ -151,9 +105,9 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     loss = LeganLoss(G, D, n_expressions=n_e, config=config.loss, identity_net=T, quality_net=Q,
                      autocast_dtype=autocast_dtype, scalers=scalers)
 
-    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_iteration=iteration) if ctx.is_main else None
+    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_at=iteration, key="iteration") if ctx.is_main else None
 
-    def checkpoint() -> Path:
+    def checkpoint(iteration: int) -> Path:
         rng_states = gather_objects(capture_rng(target_rng), ctx)  # every process's RNG
         meters = gather_objects(meter.state(), ctx)
         path = checkpoint_path(ckpt_dir, iteration)
@@ -164,18 +118,38 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
         barrier(ctx)
         return path
 
+    def log(iteration: int, done: bool, sec_per_iter: float, validation: dict) -> dict:
+        means = mean_across_processes(meter.pop_means(), ctx, device)
+        metrics = {"iteration": iteration, "epoch": iteration / per_epoch,
+                   "images_seen": iteration * config.batch_size, "sec_per_iter": sec_per_iter,
+                   **means, **validation}
+        if ctx.is_main:
+            stats_writer.write(metrics)
+            loop.bar.set_postfix({f"{k[5]}_{k.split('/')[-1]}": f"{v:.3g}" for k, v in means.items()
+                                  if k.endswith(("total", "gp", "rec"))})
+            if on_progress is not None:
+                on_progress(iteration, total, dict(metrics))
+        return metrics
+
+    def sample(iteration: int) -> None:
+        if ctx.is_main:
+            save_grid(G_plain, samples, device, run_dir / SAMPLES_DIR / f"iter-{iteration:08d}.png")
+            plot_losses(run_dir / STATS_NAME, run_dir / PLOT_NAME)
+
     validator = build_validator(config.validation_pairs, config.expressions, config.lightings,
                                 config.image_size) if ctx.is_main else None
-    last_validation = iteration
-    metrics, last_ckpt = {}, None
-    bar = tqdm(total=total, initial=iteration, disable=not (ctx.is_main and config.progress),
-               desc="legan", dynamic_ncols=True)
+    hooks = LoopHooks(
+        log=log, checkpoint=checkpoint, sample=sample,
+        validate=(lambda: validator(G_plain, device)) if validator is not None else None,
+        stop_requested=lambda: broadcast_flag(
+            bool(should_stop()) if (should_stop is not None and ctx.is_main) else False, ctx, device))
+    loop = IterationLoop(hooks, start=iteration, total=total, per_epoch=per_epoch, log_every=config.log_every,
+                         sample_every=config.sample_every, checkpoint_every=config.checkpoint_every,
+                         validate_every=config.validate_every, progress=ctx.is_main and config.progress,
+                         desc="legan")
     G.train()
     D.train()
-    t_log = time.perf_counter()
-    it_log = iteration
-    while iteration < total:
-        epoch, offset = divmod(iteration, per_epoch)
+    for epoch, offset in loop.positions():
         sampler.set_position(epoch, offset)
         loader.generator.manual_seed(config.seed + epoch)  # worker seeds depend on the epoch only
         for raw in loader:
@@ -183,54 +157,22 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
             opt_D.zero_grad(set_to_none=True)
             meter.add(loss.accumulate_gradients("D", batch))
             _optimizer_step(opt_D, scalers.get("D"))
-            if (iteration + 1) % config.n_critic == 0:
+            if (loop.iteration + 1) % config.n_critic == 0:
                 opt_G.zero_grad(set_to_none=True)
                 meter.add(loss.accumulate_gradients("G", batch))
                 _optimizer_step(opt_G, scalers.get("G"))
-            iteration += 1
-            bar.update(1)
-            done = iteration >= total
-
-            if iteration % config.log_every == 0 or done:
-                means = mean_across_processes(meter.pop_means(), ctx, device)
-                now = time.perf_counter()
-                metrics = {"iteration": iteration, "epoch": iteration / per_epoch,
-                           "images_seen": iteration * config.batch_size,
-                           "sec_per_iter": (now - t_log) / max(1, iteration - it_log), **means}
-                t_log, it_log = now, iteration
-                if validator is not None and (done or iteration - last_validation >= config.validate_every):
-                    metrics.update(validator(G_plain, device))
-                    last_validation = iteration
-                if ctx.is_main:
-                    stats_writer.write(metrics)
-                    bar.set_postfix({f"{k[5]}_{k.split('/')[-1]}": f"{v:.3g}" for k, v in means.items()
-                                     if k.endswith(("total", "gp", "rec"))})
-                    if on_progress is not None:
-                        on_progress(iteration, total, dict(metrics))
-            if ctx.is_main and (iteration % config.sample_every == 0 or done):
-                save_grid(G_plain, samples, device, run_dir / SAMPLES_DIR / f"iter-{iteration:08d}.png")
-                plot_losses(run_dir / STATS_NAME, run_dir / PLOT_NAME)
-
-            stop = broadcast_flag(bool(should_stop()) if (should_stop is not None and ctx.is_main) else False,
-                                  ctx, device)
-            if iteration % config.checkpoint_every == 0 or done or stop:
-                last_ckpt = checkpoint()
-            if stop:
-                bar.close()
-                raise TrainingStopped(iteration, last_ckpt)
-            if done:
+            if loop.end_iteration():
                 break
-    bar.close()
+    loop.close()
+    last_ckpt = loop.last_checkpoint
     if last_ckpt is None and resume:  # resumed a finished run: nothing new to write
         last_ckpt = latest_checkpoint(ckpt_dir)
-    return TrainResult(run_dir, last_ckpt, metrics)
-
-
-def main(argv=None) -> int:
-    from legan.train_cli import main as cli_main
-
-    return cli_main(argv)
+    return TrainResult(run_dir, last_ckpt, loop.last_log)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m legan.train` (and torchrun -m legan.train) stays the command: hand over to the
+    # CLI module by name, without an import, so the library never depends on its CLI.
+    import runpy
+
+    runpy.run_module("legan.train_cli", run_name="__main__", alter_sys=True)

@@ -1,4 +1,5 @@
-"""Command line for `python -m legan.train` (options -> TrainConfig, run folder, dry run)."""
+"""Command line for `python -m legan.train` (options -> TrainConfig, run folder, dry run); legan.train
+hands `python -m` over to this module, and this module imports the library, never the other way."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from legan.arch import ARCHITECTURES, ModelConfig
 from legan.config import AMP_DTYPES, IDENTITY_NETWORKS, ConfigError, TrainConfig, validate
 from legan.frozen_nets import AuxiliaryNetworkError
 from legan.loss import LossConfig
-from legan.run_dir import next_run_dir, read_config
+from runkit.runs import next_run_dir, read_config
 
 MSG_NEED_CLASSES = "--manifest, --expressions and --lightings are required unless --resume is given"
 
@@ -168,7 +169,8 @@ def _shared_run_dir(args, config) -> Path:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from legan.distributed import setup_distributed, teardown_distributed
-    from legan.train import TrainingStopped, train
+    from legan.train import train
+    from runkit.loop import TrainingStopped
 
     try:
         config = config_from_args(args)
@@ -196,3 +198,7 @@ def main(argv=None) -> int:
         print(json.dumps({"run_dir": str(result.run_dir), "checkpoint": str(result.checkpoint_path),
                           "metrics": result.metrics}, indent=2))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -86,10 +86,16 @@ def load_translator(path: str | Path, device: str | torch.device = "cpu",
         raise TranslatorError(MSG_NOT_FOUND.format(path=path))
     device = torch.device(device)
     arch, payload = checkpoint_arch(path)
-    if arch == "stargan-v2":
-        from legan.stargan_v2 import load_translator as load_v2  # its own generator and EMA
+    from legan.checkpoint import checked_contract
 
-        translator = load_v2(path, device)
+    try:
+        checked_contract(payload, path)
+    except (KeyError, ValueError) as exc:
+        raise TranslatorError(MSG_NOT_A_CHECKPOINT.format(path=path, detail=exc)) from exc
+    if arch == "stargan-v2":
+        from legan.checkpoint import load_stargan_v2  # its own generator and EMA
+
+        translator = load_stargan_v2(path, device)
         translator.name = name or arch
         return translator
     from legan.arch import build_generator

@@ -1,19 +1,15 @@
-"""Checkpoints: model, optimizer, scheduler, grad scaler, step, configs and RNG states."""
+"""Reading Q checkpoints (model, optimizer, scheduler, grad scaler, step, configs, RNG states and
+the input contract). Names, atomic saves and RNG capture are runkit.checkpoints'."""
 
 from __future__ import annotations
 
 import os
-import random
-import re
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from quality.model import QualityConfig, QualityNet
-
-CHECKPOINT_DIR = "checkpoints"
-_CKPT_NAME = re.compile(r"^ckpt-(\d+)\.pt$")
+from runkit.contract import ContractError, InputContract
 
 CHECKPOINT_NOT_FOUND = "Checkpoint {path} does not exist"
 CHECKPOINT_INVALID = "{path} is not a quality-model checkpoint ({reason})"
@@ -23,41 +19,10 @@ class CheckpointError(ValueError):
     pass
 
 
-def capture_rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def checkpoint_path(run_dir: str | os.PathLike, step: int) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / f"ckpt-{step:07d}.pt"
-
-
-def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".pt.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # never leave a half-written checkpoint behind
-    return path
-
-
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_NAME.match(p.name))]
-    return max(found)[1] if found else None
+def quality_contract(model_config: QualityConfig) -> InputContract:
+    """What Q reads: aligned, landmark-hull-masked RGB faces at its image size in [-1, 1]. Also
+    the default for checkpoints written before contracts were saved."""
+    return InputContract(size=model_config.image_size, mask="hull")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
@@ -75,8 +40,13 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 
 
 def load_quality_model(path: str | os.PathLike, map_location="cpu") -> QualityNet:
-    """Rebuild Q from a checkpoint (ckpt-*.pt or final.pt); returned in eval mode."""
+    """Rebuild Q from a checkpoint, in eval mode, with its checked `input_contract` attached."""
     payload = load_checkpoint(path, map_location)
     model = QualityNet(QualityConfig(**payload["model_config"]))
+    expected = quality_contract(model.config)
+    try:
+        model.input_contract = InputContract.from_checkpoint(payload, expected, str(path)).require(expected, str(path))
+    except ContractError as err:
+        raise CheckpointError(CHECKPOINT_INVALID.format(path=path, reason=err)) from None
     model.load_state_dict(payload["model"])
     return model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()

@@ -13,7 +13,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from quality.images import fit_to_size, load_rgb, to_tensor
+from faces.io import load_rgb
+from runkit.contract import fit_to_size, to_tensor
 from quality.labels import LabelExportError, load_labels  # noqa: F401  (re-exported)
 from quality.splits import SPLIT_NAMES, assign_splits, split_labels  # noqa: F401
 
@@ -38,7 +39,7 @@ class QualityDataset(Dataset):
         return len(self.paths)
 
     def load_image(self, index: int) -> np.ndarray:
-        """(S, S, 3) uint8; raises QualityImageError naming the file when it is corrupt."""
+        """(S, S, 3) uint8; raises faces.errors.UnreadableImageError naming the file when it is corrupt."""
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         image = fit_to_size(load_rgb(self.paths[index]), self.image_size)

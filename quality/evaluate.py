@@ -1,6 +1,6 @@
 """Evaluate Q against crowd labels: metrics JSON, per-image predictions, calibration PNG.
 
-CLI: python -m quality.evaluate --checkpoint RUN/checkpoints/ckpt-0001000.pt \
+CLI: python -m quality.evaluate --checkpoint RUN/checkpoints/checkpoint-00001000.pt \
         --labels export.csv [--images-root DIR] [--split all|train|val|test] --out-dir DIR
 """
 
@@ -16,12 +16,13 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from faces.errors import UnreadableImageError
 from quality.data import QualityDataset
-from quality.images import QualityImageError
 from quality.labels import LabelExportError, load_labels
 from quality.metrics import compute_metrics, json_safe
 from quality.plots import calibration_plot
 from quality.splits import SPLIT_NAMES, split_labels
+from runkit.device import select_device
 
 
 @torch.no_grad()
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = select_device("auto")
         model = load_quality_model(args.checkpoint, map_location=device)
         labels = load_labels(args.labels, args.images_root)
         if args.split != "all":
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = Path(args.out_dir) if args.out_dir else Path(args.checkpoint).resolve().parent.parent / "eval"
         metrics = evaluate_labels(model, labels, batch_size=args.batch_size, out_dir=out_dir,
                                   name=args.split, device=device)
-    except (CheckpointError, LabelExportError, QualityImageError) as err:
+    except (CheckpointError, LabelExportError, UnreadableImageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(json_safe(metrics), indent=2))

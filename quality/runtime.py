@@ -1,4 +1,4 @@
-"""Device, mixed precision and learning-rate schedule set-up for training."""
+"""Mixed precision and learning-rate schedule set-up for training."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ import math
 from typing import Callable
 
 import torch
-
-NO_CUDA = "device={device!r} was requested but CUDA is not available"
-
-
-def select_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(NO_CUDA.format(device=name))
-    return torch.device(name)
-
 
 def make_autocast(mode: str, device: torch.device
                   ) -> tuple[Callable | None, torch.amp.GradScaler | None, str]:

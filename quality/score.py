@@ -21,7 +21,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from quality.images import QualityImageError, fit_to_size, list_images, load_rgb, to_tensor
+from faces.errors import UnreadableImageError
+from faces.io import list_images, load_rgb
+from faces.io import ImageSource
+from quality.checkpoint import quality_contract
+from runkit.contract import InputContract, model_input
+from runkit.device import select_device
 
 FACES_UNAVAILABLE = ("--prepare needs the faces package (faces.pipeline.prepare_masked_face), "
                      "which could not be imported: {reason}")
@@ -35,16 +40,31 @@ def score_images(model: torch.nn.Module, images: Sequence[np.ndarray], batch_siz
     if len(images) == 0:
         return np.zeros(0, np.float32)
     device = next(model.parameters()).device
-    size = model.config.image_size
+    contract = input_contract(model)
     was_training = model.training
     model.eval()
     scores = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
-        batch = torch.stack([to_tensor(fit_to_size(np.asarray(im, np.uint8), size)) for im in chunk])
+        batch = torch.stack([model_input(im, contract) for im in chunk])
         scores.append(model(batch.to(device)).float().cpu())  # (B,)
     model.train(was_training)
     return torch.cat(scores).numpy()
+
+
+def input_contract(model: torch.nn.Module) -> InputContract:
+    """The contract load_quality_model attached, or Q's default for a model built in memory."""
+    return getattr(model, "input_contract", None) or quality_contract(model.config)
+
+
+def prepare_face(source: ImageSource, contract: InputContract) -> np.ndarray:
+    """A raw photo (path, bytes or array) -> the face Q reads, as its contract says: decoded by the
+    one decoder (EXIF orientation, alpha over white), aligned and hull-masked at the contract's
+    size. The API's uploads and `--prepare` both come through here."""
+    from faces.pipeline import prepare_masked_face
+
+    image = load_rgb(source)
+    return prepare_masked_face(image, size=contract.size).image if contract.mask == "hull" else image
 
 
 def collect_image_paths(source: str | Path) -> list[Path]:
@@ -66,13 +86,14 @@ def collect_image_paths(source: str | Path) -> list[Path]:
     return paths
 
 
-def face_preparer(size: int) -> Callable[[np.ndarray], np.ndarray]:
-    """faces.pipeline.prepare_masked_face, imported lazily so quality/ works without faces/."""
+def face_preparer(contract: InputContract) -> Callable[[np.ndarray], np.ndarray]:
+    """prepare_face for this contract; faces.pipeline (landmark models) is checked up front so a
+    missing backend is one clear error, not one per file."""
     try:
-        from faces.pipeline import prepare_masked_face
+        import faces.pipeline  # noqa: F401
     except Exception as err:  # ImportError, or faces/ half-built
         raise RuntimeError(FACES_UNAVAILABLE.format(reason=f"{type(err).__name__}: {err}")) from None
-    return lambda image: prepare_masked_face(image, size=size).image
+    return lambda image: prepare_face(image, contract)
 
 
 def read_faces(paths: list[Path], prepare: Callable | None) -> tuple[list[np.ndarray], list[str]]:
@@ -83,7 +104,7 @@ def read_faces(paths: list[Path], prepare: Callable | None) -> tuple[list[np.nda
             image = load_rgb(path)
             images.append(prepare(image) if prepare is not None else image)
             errors.append("")
-        except QualityImageError as err:
+        except UnreadableImageError as err:
             images.append(None)
             errors.append(str(err))
         except Exception as err:  # faces.errors.FaceAnalysisError and friends
@@ -104,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args(argv)
     try:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = select_device("auto")
         model = load_quality_model(args.checkpoint, map_location=device)
-        prepare = face_preparer(model.config.image_size) if args.prepare else None
+        prepare = face_preparer(input_contract(model)) if args.prepare else None
         paths = collect_image_paths(args.images)
     except (CheckpointError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)

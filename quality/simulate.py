@@ -36,7 +36,9 @@ import pandas as pd
 from PIL import Image
 
 from quality.degradations import DEGRADATIONS, degrade
-from quality.images import QualityImageError, fit_to_size, list_images, load_rgb
+from faces.errors import UnreadableImageError
+from faces.io import list_images, load_rgb
+from runkit.contract import fit_to_size
 
 LABEL_COLUMNS = ["image_path", "mu", "sigma", "n", "source", "subject", "image_id"]
 NO_FACES = "No face images found under {folder}"
@@ -100,7 +102,7 @@ def simulate_crowd(faces: Sequence[FaceSource], out_dir: str | Path, *, per_imag
         try:
             image = load_rgb(face.path)
             image = prepare(image) if prepare is not None else image
-        except QualityImageError as err:
+        except UnreadableImageError as err:
             skipped.append(str(err))
             continue
         except Exception as err:  # faces/ rejected it (no face, too small, ...)
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare = None
         if args.prepare:
             from quality.score import face_preparer
-            prepare = face_preparer(args.size)
+            from runkit.contract import InputContract
+            prepare = face_preparer(InputContract(size=args.size, mask="hull"))
         labels, _ = simulate_crowd(faces, args.out, per_image=args.per_image, seed=args.seed,
                                    size=args.size, prepare=prepare)
     except (RuntimeError, ValueError) as err:

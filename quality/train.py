@@ -2,7 +2,7 @@
 
 API: train(config, run_dir=..., resume=False, on_progress=None, should_stop=None) -> TrainResult
 CLI: python -m quality.train --labels export.csv [--runs-root runs/q | --run-dir DIR] ...
-     (see quality/cli_train.py and `--help`).
+     (see quality/train_cli.py and `--help`).
 
 Exact resume: batches come from a permutation seeded by (seed, epoch), mirror flips from a
 generator seeded by (seed, step), and the checkpoint holds model, optimizer, scheduler, grad
@@ -22,8 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from quality.checkpoint import (capture_rng_state, checkpoint_path, latest_checkpoint,
-                                load_checkpoint, restore_rng_state, save_checkpoint)
+from quality.checkpoint import load_checkpoint, quality_contract
 from quality.config import ConfigError, TrainConfig, resume_mismatches
 from quality.data import EpochBatchSampler, QualityDataset, random_mirror
 from quality.evaluate import evaluate_labels, predict
@@ -32,31 +31,18 @@ from quality.losses import QualityLoss, get_loss
 from quality.metrics import compute_metrics, json_safe
 from quality.model import QualityNet, count_parameters
 from quality.plots import plot_stats
-from quality.runs import StatsWriter, write_json
-from quality.runtime import make_autocast, make_scheduler, select_device
+from quality.runtime import make_autocast, make_scheduler
 from quality.splits import split_labels
+from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
+                                restore_rng, save_checkpoint)
+from runkit.device import select_device
+from runkit.loop import TrainingStopped, TrainResult
+from runkit.runs import CHECKPOINTS_DIR, CONFIG_NAME, STATS_NAME, StatsWriter, write_json
 
 EMPTY_TRAIN_SPLIT = "The training split is empty ({n} labelled images in total); add more labels"
-RUN_DIR_IN_USE = ("Run folder {run_dir} already holds checkpoints; pass resume=True (--resume) "
-                  "to continue it or choose a new folder")
 RESUME_MISMATCH = "Cannot resume {ckpt}: the given config differs in {fields}"
 
 ProgressFn = Callable[[int, int, dict], None]
-
-
-class TrainingStopped(Exception):
-    """should_stop() returned True; a checkpoint for ``step`` was saved first."""
-
-    def __init__(self, step: int, checkpoint_path: Path) -> None:
-        self.step, self.checkpoint_path = step, checkpoint_path
-        super().__init__(f"training stopped at step {step}; checkpoint {checkpoint_path}")
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    checkpoint_path: Path
-    metrics: dict
 
 
 @dataclass
@@ -122,9 +108,9 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
     loss = QualityLoss(model, config.loss, autocast)
 
     step = 0
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is not None and not resume:
-        raise ConfigError(RUN_DIR_IN_USE.format(run_dir=run_dir))
+    ckpt_dir = run_dir / CHECKPOINTS_DIR
+    refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
+    ckpt = latest_checkpoint(ckpt_dir)
     if resume and ckpt is not None:
         payload = load_checkpoint(ckpt, map_location=device)
         diff = resume_mismatches(payload["train_config"], config.to_dict())
@@ -135,28 +121,26 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
         scheduler.load_state_dict(payload["scheduler"])
         if scaler is not None and payload.get("scaler"):
             scaler.load_state_dict(payload["scaler"])
-        restore_rng_state(payload["rng"])
+        restore_rng(payload["rng"])
         step = int(payload["step"])
 
-    write_json(run_dir / "config.json", {
+    write_json(run_dir / CONFIG_NAME, {
         "train": config.to_dict(), "model_resolved": model.config.to_dict(),
         "device": str(device), "amp": amp_mode, "parameters": count_parameters(model),
         "splits": {k: len(v) for k, v in setup.splits.items()},
         "steps_per_epoch": setup.steps_per_epoch, "total_steps": setup.total_steps,
         "torch": torch.__version__})
-    stats_path = run_dir / "stats.jsonl"
-    stats_log = StatsWriter(stats_path, truncate_after_step=step)
+    stats_path = run_dir / STATS_NAME
+    stats_log = StatsWriter(stats_path, resume_at=step)
 
     def save(at_step: int) -> Path:
-        path = save_checkpoint(checkpoint_path(run_dir, at_step), {
+        return save_checkpoint(checkpoint_path(ckpt_dir, at_step), {
             "model": model.state_dict(), "model_config": model.config.to_dict(),
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None,
-            "step": at_step, "train_config": config.to_dict(), "rng": capture_rng_state(),
-            "amp": amp_mode, "torch": torch.__version__})
-        for old in sorted((run_dir / "checkpoints").glob("ckpt-*.pt"))[:-config.keep_checkpoints]:
-            old.unlink()
-        return path
+            "step": at_step, "train_config": config.to_dict(), "rng": capture_rng(),
+            "input_contract": quality_contract(model.config).to_dict(),
+            "amp": amp_mode, "torch": torch.__version__}, keep=config.keep_checkpoints)
 
     def validate_now() -> dict:
         if len(val_ds) == 0:
@@ -219,7 +203,7 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
             if step >= setup.total_steps:
                 break
 
-    final_ckpt = checkpoint_path(run_dir, step) if last_saved == step else save(step)
+    final_ckpt = checkpoint_path(ckpt_dir, step) if last_saved == step else save(step)
     metrics = {"step": step}
     for name in ("val", "test"):
         if len(setup.splits[name]):
@@ -231,8 +215,8 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
 
 
 if __name__ == "__main__":
-    import sys
+    # `python -m quality.train` stays the command: hand over to the CLI module by name, without
+    # an import, so the library never depends on its CLI.
+    import runpy
 
-    from quality.cli_train import main
-
-    sys.exit(main())
+    runpy.run_module("quality.train_cli", run_name="__main__", alter_sys=True)

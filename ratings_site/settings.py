@@ -10,8 +10,18 @@ import dj_database_url
 
 from .env import BASE_DIR, VAR_DIR, env_bool, env_int, env_list, env_str
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+from django.core.exceptions import ImproperlyConfigured
+
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", False)
+if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32):
+    # Sessions, password resets and signed rating links all rest on this key.
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is unset or the development key while DJANGO_DEBUG is off: set DJANGO_SECRET_KEY to a "
+        "long random value (python -c 'import secrets; print(secrets.token_urlsafe(50))'), or DJANGO_DEBUG=1 for "
+        "development. (scripts/test and `make demo` set a throwaway key themselves.)"
+    )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -25,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "ratings_site.core",
     "ratings_site.catalog",
     "ratings_site.crowd",
     "ratings_site.studies",
@@ -34,6 +45,7 @@ INSTALLED_APPS = [
     "ratings_site.marketplace",
     "ratings_site.preprocessing",
     "ratings_site.training",
+    "ratings_site.lineup",
     "axes",
 ]
 
@@ -149,6 +161,17 @@ if DEBUG:
 # Rating links must be HTTPS in production (MTurk and Prolific require it).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Served over HTTPS (behind a TLS proxy, or a https:// SITE_URL): cookies only over TLS,
+# plain HTTP redirected, HSTS on. `manage.py check --deploy` is clean for these settings.
+SERVED_OVER_TLS = not DEBUG and (env_bool("BEHIND_TLS_PROXY") or SITE_URL.startswith("https://"))
+if SERVED_OVER_TLS:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's plain-HTTP health check
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 30 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -194,7 +217,11 @@ if CELERY_BROKER_URL.startswith("redis"):
 # Training runs on the GPU queue: `celery -A ratings_site worker -Q gpu -c 1`.
 CELERY_TASK_ROUTES = {"ratings_site.training.tasks.*": {"queue": "gpu"}}
 RUNS_ROOT = env_str("RUNS_ROOT", str(VAR_DIR / "runs"))
-TRAINING_HEARTBEAT_STALE_SECONDS = env_int("TRAINING_HEARTBEAT_STALE_SECONDS", 300)
+# Every job's worker beats every JOB_HEARTBEAT_SECONDS; silent for JOB_HEARTBEAT_STALE_SECONDS,
+# it counts as dead and the sweep (every JOB_SWEEP_SECONDS) re-sends the job: well within a minute.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 5)
+JOB_HEARTBEAT_STALE_SECONDS = env_int("JOB_HEARTBEAT_STALE_SECONDS", env_int("TRAINING_HEARTBEAT_STALE_SECONDS", 20))
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 15)
 # The evaluation a LEGAN "Evaluate" job runs (same signature as legan.evaluate.evaluate_checkpoint).
 LEGAN_EVALUATE_FUNCTION = env_str("LEGAN_EVALUATE_FUNCTION", "legan.evaluate.evaluate_checkpoint")
 CELERY_BEAT_SCHEDULE = {
@@ -207,13 +234,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings_site.marketplace.tasks.marketplace_sync_task",
         "schedule": 300.0,
     },
-    "resume-silent-preprocessing-jobs": {
-        "task": "ratings_site.preprocessing.tasks.preprocessing_jobs_resume_stale_task",
-        "schedule": 60.0,
-    },
-    "resume-silent-training-jobs": {
-        "task": "ratings_site.training.sweep.training_jobs_resume_stale_task",
-        "schedule": 60.0,
+    "sweep-jobs": {
+        # Every job kind: re-sends jobs whose worker died or whose message was lost.
+        "task": "ratings_site.jobs.tasks.jobs_sweep_task",
+        "schedule": float(JOB_SWEEP_SECONDS),
     },
 }
 

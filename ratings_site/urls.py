@@ -26,9 +26,11 @@ urlpatterns = [
     path("api/", include("ratings_site.api.urls")),
     path("api/", include("ratings_site.training.api_urls")),
     path("api/", include("ratings_site.preprocessing.api_urls")),
+    path("api/", include("ratings_site.marketplace.api_urls")),
     path("", include("ratings_site.marketplace.urls")),
     path("healthz", healthz),
     path("", include("ratings_site.studies.urls")),
+    path("", include("ratings_site.lineup.urls")),
 ]
 
 if not settings.AWS_STORAGE_BUCKET_NAME:

@@ -1,7 +1,7 @@
-"""Run-folder artifacts of the colouriser trainer: checkpoints, generator export, plots, sample grids."""
+"""Run-folder artifacts of the colouriser trainer: generator export, plots, sample grids
+(checkpoints are runkit.checkpoints')."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -9,33 +9,16 @@ import torch
 from PIL import Image
 
 from legan.augment.colorize_model import ColorizeNetConfig, UNetGenerator
+from runkit.checkpoints import save_checkpoint
+from runkit.runs import STATS_NAME, read_stats
 
 GENERATOR_FILE = "generator.pt"
 KEEP_CHECKPOINTS = 2  # full checkpoints are ~0.5 GB at the default width
 MSG_NOT_A_GENERATOR = "{path} is not a colouriser checkpoint (needs 'G' and 'config'/'net_config' entries)."
 
 
-def newest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted((run_dir / "checkpoints").glob("step_*.pt"))
-    return found[-1] if found else None
-
-
-def save_checkpoint(run_dir: Path, state: dict, step: int) -> Path:
-    folder = run_dir / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"step_{step:07d}.pt"
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # never leave a half-written newest checkpoint
-    for old in sorted(folder.glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
-        old.unlink()
-    return path
-
-
 def save_generator(path: Path, generator: UNetGenerator, net_config: ColorizeNetConfig, step: int) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"G": generator.state_dict(), "net_config": net_config.to_dict(), "step": step}, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, {"G": generator.state_dict(), "net_config": net_config.to_dict(), "step": step})
 
 
 def load_generator(path: str | Path, map_location: str | torch.device = "cpu") -> UNetGenerator:
@@ -75,10 +58,7 @@ def save_sample_grid(path: Path, grey: torch.Tensor, fake: torch.Tensor, real: t
 
 
 def save_loss_plot(run_dir: Path) -> None:
-    stats_path = run_dir / "stats.jsonl"
-    if not stats_path.is_file():
-        return
-    records = [json.loads(line) for line in stats_path.read_text().splitlines() if line.strip()]
+    records = read_stats(run_dir / STATS_NAME)
     if not records:
         return
     import matplotlib

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from faces.errors import UnreadableImageError
+from faces.io import IMAGE_SUFFIXES, list_images as _list_image_files, load_rgb
+from runkit.contract import fit_to_size, to_tensor
 
 MSG_NO_FOLDER = "Image folder not found: {path}"
 MSG_NO_IMAGES = "No usable colour images under {path} (looked for {suffixes}; grey images are left out)."
@@ -18,20 +18,15 @@ def list_images(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(MSG_NO_FOLDER.format(path=root))
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return _list_image_files(root)
 
 
 def _load_square_rgb(path: Path, size: int) -> np.ndarray | None:
-    """Centre-crop to a square, resize to size x size; None for unreadable files."""
+    """The one decoder, centre square, size x size (runkit.contract.fit_to_size); None for
+    unreadable files."""
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            w, h = img.size
-            side = min(w, h)
-            left, top = (w - side) // 2, (h - side) // 2
-            img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-            return np.asarray(img)
-    except (OSError, UnidentifiedImageError, ValueError):
+        return fit_to_size(load_rgb(path), size)
+    except UnreadableImageError:
         return None
 
 
@@ -71,6 +66,6 @@ class ColourFaceFolder(Dataset):
         # Flip decided by (seed, epoch, index): a resumed run sees the same data.
         if self.flip and np.random.default_rng((self.seed, self.epoch, index)).random() < 0.5:
             image = image[:, ::-1]
-        colour = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1.0
+        colour = to_tensor(image)
         grey = (colour * colour.new_tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
         return {"grey": grey, "colour": colour}  # (1, S, S), (3, S, S)

@@ -5,7 +5,7 @@
 
 The paper trains two such generators on different colour sets (UMDFaces, FFHQ) to
 get two colour styles. RUN_DIR receives config.json, stats.jsonl, samples/*.png
-(rows: grey input | generated | real), plots/losses.png, checkpoints/step_*.pt
+(rows: grey input | generated | real), plots/losses.png, checkpoints/checkpoint-*.pt
 (G, D, both optimizers and schedulers, step, config, RNG state; --resume continues
 from the newest) and generator.pt (the generator alone, what Recolorizer loads).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,12 +26,15 @@ from legan.augment.colorize_loss import Pix2PixLoss, set_requires_grad
 from legan.augment.colorize_model import ColorizeNetConfig, PatchDiscriminator, UNetGenerator
 from legan.augment.colorize_artifacts import (
     GENERATOR_FILE,
-    newest_checkpoint,
-    save_checkpoint,
+    KEEP_CHECKPOINTS,
     save_generator,
     save_loss_plot,
     save_sample_grid,
 )
+from runkit.checkpoints import capture_rng, checkpoint_path, latest_checkpoint, restore_rng, save_checkpoint
+from runkit.device import select_device
+from runkit.loop import IterationLoop, LoopHooks, TrainResult
+from runkit.runs import CHECKPOINTS_DIR, CONFIG_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, read_config, write_json
 
 MSG_RUN_EXISTS = "Run folder {run_dir} already holds a run; pass --resume to continue it or choose a new --out."
 MSG_NOTHING_TO_RESUME = "--resume: no checkpoint in {run_dir}/checkpoints."
@@ -42,10 +44,6 @@ MSG_BAD_OPTION = "Invalid option: {problem}"
 
 # Options a resumed run may change; everything else must match the run's config.json.
 RESUME_MAY_CHANGE = ("steps", "log_every", "sample_every", "checkpoint_every", "device")
-
-
-class TrainingStopped(Exception):
-    """should_stop() returned True; a checkpoint was saved first."""
 
 
 @dataclass
@@ -90,19 +88,6 @@ class ColorizeTrainConfig:
         data = dict(data)
         net = ColorizeNetConfig(**data.pop("net", {}))
         return cls(net=net, **data)
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    checkpoint_path: Path
-    metrics: dict
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def linear_decay(total_steps: int, decay_start: float) -> Callable[[int], float]:
@@ -158,7 +143,7 @@ class _Trainer:
     def __init__(self, config: ColorizeTrainConfig, run_dir: Path, resume: bool) -> None:
         config.validate()
         self.config, self.run_dir = config, run_dir
-        self.device = resolve_device(config.device)
+        self.device = select_device(config.device)
         torch.manual_seed(config.seed)
         self.dataset = ColourFaceFolder(config.images, config.net.image_size, config.flip, config.seed)
         self.schedule = BatchSchedule(len(self.dataset), config.batch_size, config.seed)
@@ -175,7 +160,7 @@ class _Trainer:
         n_fixed = min(8, len(self.dataset))
         self.fixed_grey, self.fixed_colour = _collate(self.dataset, np.arange(n_fixed), self.device)
         if resume:
-            self._load(newest_checkpoint(run_dir))
+            self._load(latest_checkpoint(run_dir / CHECKPOINTS_DIR))
 
     def _load(self, path: Path | None) -> None:
         if path is None:
@@ -184,18 +169,19 @@ class _Trainer:
         for name in ("G", "D", "opt_G", "opt_D", "sched_G", "sched_D"):
             getattr(self, name).load_state_dict(state[name])
         self.step = int(state["step"])
-        torch.set_rng_state(state["torch_rng"])
-        if self.device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if "rng" in state:
+            restore_rng(state["rng"])
+        else:  # written before runkit: torch (and CUDA) states only
+            torch.set_rng_state(state["torch_rng"])
+            if self.device.type == "cuda" and state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
 
     def state(self) -> dict:
         return {
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
-            "step": self.step, "config": self.config.to_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "step": self.step, "config": self.config.to_dict(), "rng": capture_rng(),
         }
 
     def train_step(self) -> dict:
@@ -217,7 +203,8 @@ class _Trainer:
         return stats
 
     def save(self) -> Path:
-        path = save_checkpoint(self.run_dir, self.state(), self.step)
+        path = save_checkpoint(checkpoint_path(self.run_dir / CHECKPOINTS_DIR, self.step), self.state(),
+                               keep=KEEP_CHECKPOINTS)
         save_generator(self.run_dir / GENERATOR_FILE, self.G, self.config.net, self.step)
         save_loss_plot(self.run_dir)
         return path
@@ -227,7 +214,7 @@ class _Trainer:
         with torch.no_grad():
             fake = self.G(self.fixed_grey)
         self.G.train()
-        save_sample_grid(self.run_dir / "samples" / f"step_{self.step:07d}.png", self.fixed_grey, fake, self.fixed_colour)
+        save_sample_grid(self.run_dir / SAMPLES_DIR / f"step_{self.step:07d}.png", self.fixed_grey, fake, self.fixed_colour)
 
 
 def train(
@@ -240,9 +227,9 @@ def train(
 ) -> TrainResult:
     """Same callback contract as quality.train / legan.train."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
+    config_path = run_dir / CONFIG_NAME
     if resume:
-        saved = json.loads(config_path.read_text()) if config_path.is_file() else None
+        saved = read_config(run_dir) if config_path.is_file() else None
         if saved is not None:
             given = config.to_dict()
             for name, value in given.items():
@@ -252,44 +239,45 @@ def train(
         raise FileExistsError(MSG_RUN_EXISTS.format(run_dir=run_dir))
     trainer = _Trainer(config, run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(json.dumps(config.to_dict() | {"n_images": len(trainer.dataset)}, indent=2))
+    write_json(config_path, config.to_dict() | {"n_images": len(trainer.dataset)})
 
     sums: dict[str, float] = {}
-    n_since_log, tick = 0, time.time()
-    checkpoint_path = newest_checkpoint(run_dir)
-    with open(run_dir / "stats.jsonl", "a") as stats_file:
-        while trainer.step < config.steps:
-            for name, value in trainer.train_step().items():
-                sums[name] = sums.get(name, 0.0) + value
-            n_since_log += 1
-            step = trainer.step
-            if step % config.log_every == 0 or step == config.steps:
-                stats = {name: total / n_since_log for name, total in sums.items()}
-                stats |= {"lr": trainer.sched_G.get_last_lr()[0], "sec_per_step": (time.time() - tick) / n_since_log}
-                stats_file.write(json.dumps({"step": step} | stats) + "\n")
-                stats_file.flush()
-                if on_progress is not None:
-                    on_progress(step, config.steps, stats)
-                sums, n_since_log, tick = {}, 0, time.time()
-            if step % config.sample_every == 0 or step == config.steps:
-                trainer.samples()
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                checkpoint_path = trainer.save()
-            if should_stop is not None and should_stop():
-                trainer.save()
-                raise TrainingStopped(f"stopped at step {step}")
-    if checkpoint_path is None:  # resumed at or beyond the final step
-        checkpoint_path = trainer.save()
+    n_since_log = 0
+
+    def log(step: int, done: bool, sec_per_step: float, validation: dict) -> None:
+        nonlocal sums, n_since_log
+        stats = {name: total / n_since_log for name, total in sums.items()}
+        stats |= {"lr": trainer.sched_G.get_last_lr()[0], "sec_per_step": sec_per_step}
+        stats_log.write({"step": step} | stats)
+        if on_progress is not None:
+            on_progress(step, config.steps, stats)
+        sums, n_since_log = {}, 0
+
+    stats_log = StatsWriter(run_dir / STATS_NAME, resume_at=trainer.step)
+    hooks = LoopHooks(log=log, checkpoint=lambda step: trainer.save(), sample=lambda step: trainer.samples(),
+                      stop_requested=should_stop or (lambda: False))
+    loop = IterationLoop(hooks, start=trainer.step, total=config.steps, per_epoch=1, log_every=config.log_every,
+                         sample_every=config.sample_every, checkpoint_every=config.checkpoint_every)
+    loop.last_checkpoint = latest_checkpoint(run_dir / CHECKPOINTS_DIR)
+    for _ in loop.positions():  # the batch is a function of the step (BatchSchedule)
+        for name, value in trainer.train_step().items():
+            sums[name] = sums.get(name, 0.0) + value
+        n_since_log += 1
+        loop.end_iteration()
+    loop.close()
+    last_checkpoint = loop.last_checkpoint
+    if last_checkpoint is None:  # resumed at or beyond the final step
+        last_checkpoint = trainer.save()
     metrics = {"step": trainer.step, "l1_train": evaluate_l1(trainer.G, trainer.dataset, trainer.device)}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return TrainResult(run_dir=run_dir, checkpoint_path=checkpoint_path, metrics=metrics)
+    write_json(run_dir / "metrics.json", metrics)
+    return TrainResult(run_dir=run_dir, checkpoint_path=last_checkpoint, metrics=metrics)
 
 
 def dry_run(config: ColorizeTrainConfig) -> dict:
     """Validate options and data and run one forward pass; write nothing."""
     config.validate()
     dataset = ColourFaceFolder(config.images, config.net.image_size, config.flip, config.seed)
-    device = resolve_device(config.device)
+    device = select_device(config.device)
     generator = UNetGenerator(config.net).to(device)
     grey, _ = _collate(dataset, np.arange(min(2, len(dataset))), device)
     with torch.no_grad():

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from faces.errors import UnreadableImageError
 from legan.augment.colorize_data import list_images
-from legan.data.images import ImageReadError, read_image, save_image
+from legan.data.images import read_image, save_image
 from legan.data.preprocess import DEFAULT_SIZE, FacePreprocessor
 
 
@@ -36,7 +37,7 @@ def prepare_colour_faces(src: str | Path, dst: str | Path, size: int = DEFAULT_S
         try:
             image, _ = read_image(path)
             aligned, _ = preprocessor(image)
-        except (FaceAnalysisError, ImageReadError) as exc:
+        except (FaceAnalysisError, UnreadableImageError) as exc:
             skipped.append((str(path), getattr(exc, "reason", "unreadable"), str(exc)))
             continue
         save_image(out, aligned)

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from legan.data.images import ImageReadError, read_image, save_image, save_mask
+from faces.errors import FaceAnalysisError
+from legan.data.images import read_image, save_image, save_mask
 from legan.data.manifest import label_counts, write_manifest
 from legan.data.preprocess import DEFAULT_SIZE, full_crop_preprocess
 from legan.data.sources.records import ExcludedFile, ScanResult, SourceRecord
@@ -39,14 +40,6 @@ MAX_REFERENCE_TRIES = 24
 MSG_NOTHING_KEPT = "No image of {dataset} survived preprocessing; see {skipped}."
 
 PreprocessFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-def _failure_types() -> tuple[type[BaseException], ...]:
-    try:
-        from faces.errors import FaceAnalysisError
-    except ImportError:  # faces/ missing: only file errors can be told apart
-        return (ImageReadError,)
-    return (FaceAnalysisError, ImageReadError)
 
 
 def _reason(exc: BaseException) -> str:
@@ -84,7 +77,7 @@ class _Builder:
         self.force = force
         self.progress = progress
         self.preprocessor = preprocessor
-        self.failures = _failure_types()
+        self.failures = (FaceAnalysisError,)  # unreadable files included (UnreadableImageError)
         self.rows: list[dict] = []
         self.skipped: list[ExcludedFile] = list(scan.excluded)
         self.reused = 0

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from legan.data.images import read_image, read_mask
 from legan.data.manifest import read_manifest, resolve_path
+from runkit.contract import center_square, fit_to_size, to_tensor
 
 # augment(image (S, S, 3) uint8 RGB, mask (S, S) bool) -> (S, S, 3) uint8 RGB; the mask is never changed.
 AugmentFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -20,19 +21,19 @@ MSG_AUGMENT_SHAPE = "augment returned an image of shape {got}, expected {expecte
 
 
 def image_to_tensor(image_rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (3, H, W) float in [-1, 1]."""
-    tensor = torch.from_numpy(np.array(image_rgb, dtype=np.uint8)).permute(2, 0, 1).float()  # copy: inputs may be read-only
-    return tensor / 127.5 - 1.0
+    """(H, W, 3) uint8 -> (3, H, W) float in [-1, 1]: the input contract's normalisation."""
+    return to_tensor(image_rgb)
 
 
 def load_face(image_path: Path, size: int, mask_path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A manifest image at size x size: ((S, S, 3) uint8 RGB, (S, S) bool mask; all ones without
-    a mask file). Other sizes are resized (bilinear; masks nearest)."""
+    a mask file). Other sizes are fitted as every model input is (runkit.contract.fit_to_size:
+    centre square, then resize); masks get the same crop, resized nearest."""
     image, _ = read_image(image_path)  # (H, W, 3) uint8
     mask = read_mask(mask_path) if mask_path is not None else np.ones(image.shape[:2], dtype=bool)
-    if image.shape[:2] != (size, size):
-        image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    image = fit_to_size(image, size)
     if mask.shape != (size, size):
+        mask = center_square(mask)
         mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 127
     return image, mask
 

@@ -44,6 +44,7 @@ from legan.experiments.augment_data import (EXPRESSION_SETS, VERIFICATION_SET, F
                                             data_hash, labels_of, load_face_set, split_path, synthesize)
 from legan.experiments.augment_models import (ClassifierConfig, expression_auc, train_classifier,
                                               verification_scores)
+from runkit.device import select_device
 
 CONDITIONS = ("original", "augmented")
 MSG_NO_GENERATOR = "give --generator CHECKPOINT or --train-generator"
@@ -97,17 +98,13 @@ def log(message: str) -> None:
     print(f"[augment {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def resolve_device(pref: str) -> torch.device:
-    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if pref == "auto" else pref)
-
-
 # -- generator ------------------------------------------------------------------------------
 def train_small_legan(cfg: AugmentConfig, train_manifests: list[Path], device: torch.device) -> Path:
     """A LEGAN (no Q / T losses) on the union of the training splits; returns its checkpoint."""
     from legan.arch import ModelConfig
     from legan.config import TrainConfig
     from legan.loss import LossConfig
-    from legan.run_dir import next_run_dir
+    from runkit.runs import next_run_dir
     from legan.train import train
 
     g = cfg.generator_training
@@ -269,7 +266,7 @@ def run(cfg: AugmentConfig, command: str = "") -> dict:
         raise ValueError(MSG_NO_GENERATOR)
     started = time.perf_counter()
     commit = git_commit()  # the code that runs, even if the checkout moves meanwhile
-    device = resolve_device(cfg.device)
+    device = select_device(cfg.device)
     root = Path(cfg.data_root)
     expr_paths = {s: [split_path(root, d, s) for d in EXPRESSION_SETS] for s in ("train", "test")}
     verif_paths = {s: [split_path(root, VERIFICATION_SET, s)] for s in ("train", "test")}

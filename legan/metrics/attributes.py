@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from runkit.checkpoints import save_checkpoint
+
 from .base import Metric, check_images
 
 CHECKPOINT_KIND = "legan-attribute-classifier"
@@ -165,12 +167,7 @@ def train_attribute_classifier(manifest: str | os.PathLike, expressions: Sequenc
         "test_accuracy": _accuracy(model, *test[:3], device) if test is not None else None,
         "train_seconds": round(time.time() - started, 1),
     }
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, out_path)
-    return out_path
+    return save_checkpoint(out_path, payload)  # atomic: never half a classifier
 
 
 def load_attribute_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[AttributeCNN, dict]:

@@ -21,7 +21,7 @@ from legan.loss_terms import apply_mask, resize_for
 from .base import PairMetric, check_images
 
 MASK_FILL = -1.0
-ERR_NO_Q = ("no quality model: pass checkpoint=PATH (a quality run's final.pt or checkpoints/ckpt-*.pt, "
+ERR_NO_Q = ("no quality model: pass checkpoint=PATH (a quality run's final.pt or checkpoints/checkpoint-*.pt, "
             "see quality/README.md) or model=<a loaded QualityNet>")
 ERR_LOAD = "the quality model could not be loaded from {path}: {detail}"
 ERR_MASK = "quality: mask must be (B, 1, H, W) with the images' B, got {shape} for images {images}"

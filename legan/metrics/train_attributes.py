@@ -9,10 +9,9 @@ import argparse
 import json
 from typing import Sequence
 
-import torch
-
 from legan.data.manifest import read_manifest
 from legan.metrics.attributes import load_attribute_classifier, train_attribute_classifier
+from runkit.device import select_device
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -25,14 +24,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda:N")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     frame = read_manifest(args.manifest, check_files=False)
     expressions = args.expressions.split(",") if args.expressions else sorted(frame["expression"].astype(str).unique())
     lightings = args.lightings.split(",") if args.lightings else sorted(frame["lighting"].astype(str).unique())
     path = train_attribute_classifier(args.manifest, expressions, lightings, args.size, args.out, args.iterations,
-                                      args.seed, args.device, test_manifest=args.test_manifest)
+                                      args.seed, str(select_device(args.device)), test_manifest=args.test_manifest)
     _, meta = load_attribute_classifier(path)
     print(json.dumps({k: meta[k] for k in ("expressions", "lightings", "train_accuracy", "test_accuracy",
                                            "train_seconds")}, indent=2))

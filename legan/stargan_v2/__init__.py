@@ -1,7 +1,7 @@
-"""StarGAN v2 baseline (Choi et al. 2020): networks, loss object, trainer and the evaluation
-loader. Domains are (expression, lighting) combinations."""
+"""StarGAN v2 baseline (Choi et al. 2020): networks, loss object, trainer; legan.checkpoint.load_stargan_v2
+loads its translator. Domains are (expression, lighting) combinations."""
 
 from legan.stargan_v2.networks import StarGANv2Options
-from legan.stargan_v2.translator import StarGANv2Translator, load_translator
+from legan.stargan_v2.translator import StarGANv2Translator
 
-__all__ = ["StarGANv2Options", "StarGANv2Translator", "load_translator"]
+__all__ = ["StarGANv2Options", "StarGANv2Translator"]

@@ -11,7 +11,7 @@ Target domains are drawn uniformly among the (expression, lighting) combinations
 data; the two reference images are random images of that domain. TrainConfig's n_critic,
 beta1 / beta2, loss weights, AMP and Q / T options do not apply to this architecture.
 
-The checkpoint's "G" is the EMA translator (what `load_translator` and synthesis read), "D" the
+The checkpoint's "G" is the EMA translator (what `legan.checkpoint.load_stargan_v2` and synthesis read), "D" the
 discriminator; the training copies and the mapping / style encoder optimizers are extras.
 Distributed runs average gradients over processes before every optimizer step (as DDP would).
 """
@@ -20,30 +20,29 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from legan import build
-from legan.checkpoint import (capture_rng, checkpoint_path, latest_checkpoint, list_checkpoints,
-                              load_checkpoint, restore_rng, save_checkpoint)
+from legan.checkpoint import load_checkpoint, save_checkpoint
 from legan.config import ConfigError, TrainConfig, validate
 from legan.distributed import (DistContext, barrier, broadcast_flag, gather_objects, mean_across_processes,
                                resolve_device, setup_distributed, teardown_distributed)
 from legan.plots import plot_losses
-from legan.run_dir import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 from legan.samples import build_sample_set, save_grid
 from legan.stargan_v2.loss import StarGANv2Loss
 from legan.stargan_v2.networks import Discriminator, StarGANv2Options, check_image_size, domain_index, he_init
 from legan.stargan_v2.references import ReferenceSampler
 from legan.stargan_v2.translator import StarGANv2Translator
-from legan.train import MSG_RUN_DIR_USED, StatsMeter, TrainingStopped, TrainResult
 from legan.validation import build_validator
+from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
+                                require_latest_checkpoint, restore_rng)
+from runkit.loop import IterationLoop, LoopHooks, StatsMeter, TrainResult
+from runkit.runs import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
 
 MSG_NOT_V2 = "legan.stargan_v2.train trains arch 'stargan-v2', the config says {arch!r}"
 
@@ -134,8 +133,7 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
     device = resolve_device(config.device, ctx)
     n_l = len(config.lightings)
     ckpt_dir = run_dir / CHECKPOINTS_DIR
-    if not resume and list_checkpoints(ckpt_dir):
-        raise ConfigError(MSG_RUN_DIR_USED.format(path=run_dir))
+    refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
     dataset = dataset if dataset is not None else build.build_dataset(config)
     loader, sampler = build.build_loader(dataset, config, ctx, device)
     refs = ReferenceSampler(dataset, n_l)
@@ -152,7 +150,7 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
                                 config.sample_targets) if ctx.is_main else None)
     iteration, meter = 0, StatsMeter()
     if resume:
-        payload = load_checkpoint(latest_checkpoint(ckpt_dir), map_location="cpu")
+        payload = load_checkpoint(require_latest_checkpoint(ckpt_dir), map_location="cpu")
         ema.load_state_dict(payload["G"])
         D.load_state_dict(payload["D"])
         nets.load_state_dict(payload["nets"])
@@ -162,9 +160,9 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
         restore_rng(payload["rng"][ctx.rank], rng)
         meter.load(payload["meters"][ctx.rank], device)
     loss = StarGANv2Loss(nets, D, opts)
-    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_iteration=iteration) if ctx.is_main else None
+    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_at=iteration, key="iteration") if ctx.is_main else None
 
-    def checkpoint() -> Path:
+    def checkpoint(iteration: int) -> Path:
         rng_states = gather_objects(capture_rng(rng), ctx)
         meters = gather_objects(meter.state(), ctx)
         path = checkpoint_path(ckpt_dir, iteration)
@@ -186,21 +184,41 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
             average_gradients(module, ctx)
             optims[name].step()
 
+    def log(iteration: int, done: bool, sec_per_iter: float, validation: dict) -> dict:
+        means = mean_across_processes(meter.pop_means(), ctx, device)
+        metrics = {"iteration": iteration, "epoch": iteration / per_epoch,
+                   "images_seen": iteration * config.batch_size, "sec_per_iter": sec_per_iter,
+                   **means, **validation}
+        if ctx.is_main:
+            stats_writer.write(metrics)
+            if on_progress is not None:
+                on_progress(iteration, total, dict(metrics))
+        return metrics
+
+    def sample(iteration: int) -> None:
+        if ctx.is_main:
+            save_grid(ema, samples, device, run_dir / SAMPLES_DIR / f"iter-{iteration:08d}.png")
+            plot_losses(run_dir / STATS_NAME, run_dir / PLOT_NAME)
+
     validator = build_validator(config.validation_pairs, config.expressions, config.lightings,
                                 config.image_size) if ctx.is_main else None
-    last_validation = iteration
-    metrics, last_ckpt = {}, None
-    bar = tqdm(total=total, initial=iteration, disable=not (ctx.is_main and config.progress),
-               desc="stargan-v2", dynamic_ncols=True)
+    hooks = LoopHooks(
+        log=log, checkpoint=checkpoint, sample=sample,
+        # the EMA generator, as evaluation uses
+        validate=(lambda: validator(ema, device)) if validator is not None else None,
+        stop_requested=lambda: broadcast_flag(
+            bool(should_stop()) if (should_stop is not None and ctx.is_main) else False, ctx, device))
+    loop = IterationLoop(hooks, start=iteration, total=total, per_epoch=per_epoch, log_every=config.log_every,
+                         sample_every=config.sample_every, checkpoint_every=config.checkpoint_every,
+                         validate_every=config.validate_every, progress=ctx.is_main and config.progress,
+                         desc="stargan-v2")
     nets.train()
     D.train()
-    t_log, it_log = time.perf_counter(), iteration
-    while iteration < total:
-        epoch, offset = divmod(iteration, per_epoch)
+    for epoch, offset in loop.positions():
         sampler.set_position(epoch, offset)
         loader.generator.manual_seed(config.seed + epoch)
         for raw in loader:
-            lambda_ds = diversity_weight(opts, iteration, total)
+            lambda_ds = diversity_weight(opts, loop.iteration, total)
             batch = prepare_v2_batch(raw, device, rng, refs, n_l, opts, lambda_ds)
             step("D_latent", batch, ("discriminator",))
             step("D_ref", batch, ("discriminator",))
@@ -208,40 +226,13 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
             step("G_ref", batch, ("generator",))
             update_ema(nets, ema, opts.ema_beta)
             meter.add({"Schedule/lambda_ds": torch.tensor(lambda_ds)})
-            iteration += 1
-            bar.update(1)
-            done = iteration >= total
-
-            if iteration % config.log_every == 0 or done:
-                means = mean_across_processes(meter.pop_means(), ctx, device)
-                now = time.perf_counter()
-                metrics = {"iteration": iteration, "epoch": iteration / per_epoch,
-                           "images_seen": iteration * config.batch_size,
-                           "sec_per_iter": (now - t_log) / max(1, iteration - it_log), **means}
-                t_log, it_log = now, iteration
-                if validator is not None and (done or iteration - last_validation >= config.validate_every):
-                    metrics.update(validator(ema, device))  # the EMA generator, as evaluation uses
-                    last_validation = iteration
-                if ctx.is_main:
-                    stats_writer.write(metrics)
-                    if on_progress is not None:
-                        on_progress(iteration, total, dict(metrics))
-            if ctx.is_main and (iteration % config.sample_every == 0 or done):
-                save_grid(ema, samples, device, run_dir / SAMPLES_DIR / f"iter-{iteration:08d}.png")
-                plot_losses(run_dir / STATS_NAME, run_dir / PLOT_NAME)
-            stop = broadcast_flag(bool(should_stop()) if (should_stop is not None and ctx.is_main) else False,
-                                  ctx, device)
-            if iteration % config.checkpoint_every == 0 or done or stop:
-                last_ckpt = checkpoint()
-            if stop:
-                bar.close()
-                raise TrainingStopped(iteration, last_ckpt)
-            if done:
+            if loop.end_iteration():
                 break
-    bar.close()
+    loop.close()
+    last_ckpt = loop.last_checkpoint
     if last_ckpt is None and resume:
         last_ckpt = latest_checkpoint(ckpt_dir)
-    return TrainResult(run_dir, last_ckpt, metrics)
+    return TrainResult(run_dir, last_ckpt, loop.last_log)
 
 
 def dry_run(config: TrainConfig) -> dict:

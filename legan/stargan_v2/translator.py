@@ -3,14 +3,13 @@ one module: training holds one, the exponential moving average another (used for
 and synthesis). It is called like the other generators, G(image, expression, lighting), so
 sample grids and `legan.synthesis` work unchanged (latent-guided, fixed latent code).
 
-    translator = load_translator("run/checkpoints/checkpoint-00010000.pt", "cpu")
+    translator = legan.checkpoint.load_stargan_v2("run/checkpoints/checkpoint-00010000.pt", "cpu")
     out = translator.translate(images, target_expression, target_lighting)            # latent
     out = translator.translate(images, target_expression, target_lighting, reference=refs)  # reference
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
@@ -70,15 +69,14 @@ class StarGANv2Translator(nn.Module):
         return GeneratorOutput(self.generator(image, self.style(image, domain)).clamp(-1, 1), None, None)
 
 
-def load_translator(checkpoint_path, device="cpu") -> StarGANv2Translator:
-    """The EMA translator of a StarGAN v2 training checkpoint, in eval mode on `device`."""
-    from legan.checkpoint import load_checkpoint
+def translator_from_checkpoint(payload: dict, device="cpu", source: str = "checkpoint") -> StarGANv2Translator:
+    """The EMA translator held by a loaded StarGAN v2 training checkpoint (legan.checkpoint reads
+    the file: this module stays below it), in eval mode on `device`."""
     from legan.config import TrainConfig
 
-    payload = load_checkpoint(Path(checkpoint_path), map_location="cpu")
     config = TrainConfig.from_dict(payload["config"])
     if config.model.arch != "stargan-v2":
-        raise ValueError(MSG_NOT_V2.format(path=checkpoint_path, arch=config.model.arch))
+        raise ValueError(MSG_NOT_V2.format(path=source, arch=config.model.arch))
     translator = StarGANv2Translator(config.image_size, config.expressions, config.lightings,
                                      StarGANv2Options.from_dict(config.stargan_v2))
     translator.load_state_dict(payload["G"])  # the checkpoint's "G" is the EMA copy

@@ -3,7 +3,7 @@ from django.db import DataError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 
 DATA_OUT_OF_RANGE = "A value in the request is outside what the database can store (e.g. an integer beyond 2^63-1)."

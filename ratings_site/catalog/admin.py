@@ -5,6 +5,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from ratings_site.core.permissions import PermissionActionsMixin
+
 from .forms import ImportForm
 from .import_roots import import_roots
 from .models import Image, ImportRun, Source
@@ -12,13 +14,13 @@ from .services import images_import_folder, images_import_manifest, images_impor
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("slug", "name")
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("id", "thumbnail", "original_name", "source", "width", "height", "subject", "created_at")
     list_filter = ("source",)
     search_fields = ("original_name", "sha256", "subject")

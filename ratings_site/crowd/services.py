@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from ratings_site.studies import errors
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .models import Invitation, Rater
 

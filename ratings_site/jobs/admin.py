@@ -2,12 +2,23 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
+
 from .models import Job
-from .services import job_cancel
+from .services import job_cancel, job_waiting_for_broker
+
+
+def jobs_report(request, job: Job, what: str) -> None:
+    """Tell the person who started a job what happened to it: queued, or waiting for a task
+    queue that could not be reached (and will be sent later)."""
+    if job_waiting_for_broker(job):
+        messages.warning(request, f"{what} #{job.pk}: {job.message}")
+    else:
+        messages.info(request, f"{what} #{job.pk} queued; follow it under Jobs.")
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "study", "status", "progress_bar", "message", "created_by", "created_at", "finished_at")
     list_filter = ("kind", "status")
     list_select_related = ("study", "created_by")
@@ -42,7 +53,7 @@ class JobAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}">{}</a>', obj.artifact.url, obj.artifact.name)
 
-    @admin.action(description="Cancel selected jobs")
+    @admin_action(permission="jobs.change_job", description="Cancel selected jobs")
     def cancel(self, request, queryset):
         for job in queryset:
             job_cancel(job=job)

@@ -2,10 +2,12 @@ from django.db import models
 
 
 class Job(models.Model):
-    """Long work a person can watch: label computation, exports, training (later issues).
+    """Long work a person can watch: labels, exports, preprocessing, marketplace, training.
 
-    A Celery task takes the job's id, marks it running, reports progress here and finishes
-    it; the admin shows these rows live.
+    `ratings_site.jobs.runner` runs every kind: a Celery task takes the job's id, claims the
+    row, reports progress and heartbeats here and finishes it; the admin shows these rows
+    live, and the sweep (`ratings_site.jobs.sweep`) re-sends jobs whose message or worker
+    was lost.
     """
 
     class Kind(models.TextChoices):
@@ -44,6 +46,11 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it.")
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started (or resumed) it.")
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was asked to run; empty while it waits for another job.")
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task message last reached the broker; empty if the broker was unreachable.")
+    sends = models.PositiveIntegerField(default=0, help_text="Task messages handed to the broker for it.")
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

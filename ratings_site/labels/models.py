@@ -15,6 +15,7 @@ class Label(models.Model):
 
     class Meta:
         ordering = ["study", "image"]
+        permissions = [("compute_labels", "Can compute a study's labels")]
         constraints = [models.UniqueConstraint(fields=["study", "image"], name="label_unique_per_study")]
 
 

@@ -9,8 +9,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_enqueue
+from ratings_site.jobs.services import job_queue
 from ratings_site.studies.models import Assignment, Rating, Study
 
 from .compute import DDOF, RatingArrays, krippendorff_alpha_interval, labels_compute_arrays
@@ -97,10 +98,7 @@ def labels_compute(*, study: Study, on_progress=None) -> dict:
 
 
 def labels_job_start(*, study_id: int, user=None) -> Job:
-    from .tasks import labels_compute_task
-
-    job = job_create(kind=Job.Kind.LABELS, study=Study.objects.get(pk=study_id), user=user)
-    return job_enqueue(job=job, task=labels_compute_task)
+    return job_queue(kind=Job.Kind.LABELS, study=Study.objects.get(pk=study_id), user=user)
 
 
 def labels_frame(study: Study) -> pd.DataFrame:
@@ -130,14 +128,9 @@ def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
 
 
 def export_job_start(*, study: Study, fmt: str = "csv", user=None) -> Job:
-    from ratings_site.studies.errors import ServiceError
-
-    from .tasks import export_build_task
-
     if fmt not in EXPORT_FORMATS:
         raise ServiceError(EXPORT_BAD_FORMAT.format(fmt=fmt), code="bad_format")
-    job = job_create(kind=Job.Kind.EXPORT, study=study, params={"format": fmt}, user=user)
-    return job_enqueue(job=job, task=export_build_task)
+    return job_queue(kind=Job.Kind.EXPORT, study=study, params={"format": fmt}, user=user)
 
 
 def export_build(*, job: Job) -> dict:

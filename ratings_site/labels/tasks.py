@@ -1,32 +1,21 @@
-from celery import shared_task
-
+"""Label and export jobs: their work; the runner in ratings_site.jobs does the rest."""
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_fail, job_progress, job_start, job_succeed
+from ratings_site.jobs.runner import JobContext, job_task
 
 from .services import export_build, labels_compute
 
 
-@shared_task(bind=True, acks_late=True)
-def labels_compute_task(self, job_id: int) -> None:
-    job = job_start(job_id=job_id, worker=self.request.hostname)
-    try:
-        result = labels_compute(
-            study=job.study, on_progress=lambda done, total: job_progress(job_id=job_id, done=done, total=total)
-        )
-    except Exception as exc:
-        job_fail(job_id=job_id, exc=exc)
-        raise
-    job_succeed(job_id=job_id, result=result, message=f"{result['labels']} labels")
+def labels_compute_work(context: JobContext) -> dict:
+    result = labels_compute(study=context.job.study, on_progress=lambda done, total: context.on_progress(done, total))
+    return {**result, "message": f"{result['labels']} labels"}
 
 
-@shared_task(bind=True, acks_late=True)
-def export_build_task(self, job_id: int) -> None:
-    job = job_start(job_id=job_id, worker=self.request.hostname)
-    job_progress(job_id=job_id, done=0, total=1, message="writing export")
-    try:
-        result = export_build(job=Job.objects.select_related("study").get(pk=job_id))
-    except Exception as exc:
-        job_fail(job_id=job_id, exc=exc)
-        raise
-    job_progress(job_id=job_id, done=1, total=1)
-    job_succeed(job_id=job_id, result=result, message=f"{result['rows']} rows")
+def export_build_work(context: JobContext) -> dict:
+    context.on_progress(0, 1, "writing export")
+    result = export_build(job=context.job)
+    context.on_progress(1, 1)
+    return {**result, "message": f"{result['rows']} rows"}
+
+
+labels_compute_task = job_task(Job.Kind.LABELS, labels_compute_work, name="ratings_site.labels.tasks.labels_compute_task")
+export_build_task = job_task(Job.Kind.EXPORT, export_build_work, name="ratings_site.labels.tasks.export_build_task")

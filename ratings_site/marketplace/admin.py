@@ -2,17 +2,22 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from ratings_site.crowd.providers import provider_for
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
 
 from .common import LAUNCH_PRODUCTION_PERMISSION
-from .models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
+from .models import MarketplaceSettings, MarketplaceSubmission, MoneyAction, PublishedTask
+from .money import PERMISSIONS
 from .services import (
     cost_sheet,
     hits_close,
     launch_check,
     production_launch_confirm,
     publish_resume,
+    submission_approve,
+    submission_block,
+    submission_bonus,
+    submission_reject,
     submissions_sync,
 )
 
@@ -60,7 +65,7 @@ class MarketplaceSettingsInline(admin.StackedInline):
 
 
 @admin.register(MarketplaceSettings)
-class MarketplaceSettingsAdmin(admin.ModelAdmin):
+class MarketplaceSettingsAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("study", "provider", "environment", "reward_per_batch", "budget_cap", "launch_cost", "production_confirmed_at")
     list_select_related = ("study",)
     raw_id_fields = ("study",)
@@ -95,28 +100,24 @@ class MarketplaceSettingsAdmin(admin.ModelAdmin):
     def cost_breakdown(self, obj):
         return cost_breakdown_html(obj)
 
-    @admin.action(description="Check launch (credentials, HTTPS, reward, budget, balance)")
+    @admin_action(permission="marketplace.view_marketplacesettings",
+                  description="Check launch (credentials, HTTPS, reward, budget, balance)")
     def check_launch(self, request, queryset):
         _report_problems(request, queryset, launch_check, messages.ERROR,
                          lambda m: f"ready to launch at ${cost_sheet(m).total}.")
 
-    @admin.action(description="Confirm production launch at the cost shown")
+    @admin_action(permission=LAUNCH_PRODUCTION_PERMISSION, description="Confirm production launch at the cost shown")
     def confirm_production(self, request, queryset):
-        if not request.user.has_perm(LAUNCH_PRODUCTION_PERMISSION):
-            messages.error(request, "Only a user with the 'launch production' permission can confirm a production launch.")
-            return
         _each(request, queryset.select_related("study"), lambda m: m.study,
               lambda m: f"production launch confirmed at ${production_launch_confirm(market=m, user=request.user).production_confirmed_cost}.")
 
-    @admin.action(description="Publish / resume publishing")
+    @admin_action(permission=PERMISSIONS[MoneyAction.Action.LAUNCH], description="Publish / resume publishing")
     def publish(self, request, queryset):
-        if not request.user.has_perm("studies.launch_study"):
-            messages.error(request, "You do not have permission for that.")
-            return
         _each(request, queryset.select_related("study"), lambda m: m.study,
               lambda m: publish_resume(study=m.study) or "published.")
 
-    @admin.action(description="Sync submissions (verify, approve or reject)")
+    @admin_action(permission="marketplace.change_marketplacesubmission",
+                  description="Sync submissions (verify, approve or reject)")
     def sync(self, request, queryset):
         for market in queryset.select_related("study"):
             try:
@@ -129,7 +130,7 @@ class MarketplaceSettingsAdmin(admin.ModelAdmin):
             messages.success(request, f"{market.study}: {report.confirmed} confirmed, {report.rejected} rejected, "
                                       f"{report.held} held for review, {report.freed} slots freed.")
 
-    @admin.action(description="Expire and delete HITs (after review)")
+    @admin_action(permission=PERMISSIONS[MoneyAction.Action.LAUNCH], description="Expire and delete HITs (after review)")
     def close(self, request, queryset):
         _report_problems(request, queryset, hits_close, messages.WARNING, lambda m: "HITs expired and deleted.")
 
@@ -147,7 +148,7 @@ class PublishedTaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(MarketplaceSubmission)
-class MarketplaceSubmissionAdmin(admin.ModelAdmin):
+class MarketplaceSubmissionAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("study", "provider", "environment", "external_assignment_id", "worker_id", "verification",
                     "verification_reason", "payment", "gold", "bonus_paid", "blocked", "message")
     list_filter = ("provider", "environment", "verification", "payment", "blocked")
@@ -163,29 +164,42 @@ class MarketplaceSubmissionAdmin(admin.ModelAdmin):
     def gold(self, obj):
         return f"{obj.gold_passed}/{obj.gold_checks}"
 
-    def _decide(self, request, queryset, fn, done):
-        if not request.user.has_perm("studies.launch_study"):
-            messages.error(request, "You do not have permission for that.")
-            return
-        _each(request, queryset.select_related("study", "task"), str, lambda s: fn(provider_for(s.study), s) or done)
+    def _decide(self, request, queryset, decide, done):
+        _each(request, queryset.select_related("study", "task"), str,
+              lambda sub: decide(submission=sub, actor=request.user) or done)
 
-    @admin.action(description="Approve (pay)")
+    @admin_action(permission=PERMISSIONS[MoneyAction.Action.APPROVE], description="Approve (pay)")
     def approve(self, request, queryset):
-        self._decide(request, queryset, lambda p, s: p.approve(s), "approved.")
+        self._decide(request, queryset, submission_approve, "approved.")
 
-    @admin.action(description="Reject with the study's feedback")
+    @admin_action(permission=PERMISSIONS[MoneyAction.Action.REJECT], description="Reject with the study's feedback")
     def reject(self, request, queryset):
-        self._decide(request, queryset, lambda p, s: p.reject(s, s.study.marketplace.rejection_feedback), "rejected.")
+        self._decide(request, queryset, submission_reject, "rejected.")
 
-    @admin.action(description="Send the study's default bonus")
+    @admin_action(permission=PERMISSIONS[MoneyAction.Action.BONUS], description="Send the study's default bonus")
     def send_bonus(self, request, queryset):
-        self._decide(request, queryset,
-                     lambda p, s: f"bonus sent (cost {p.bonus(s, s.study.marketplace.bonus_amount, s.study.marketplace.bonus_reason)}).",
-                     "")
+        self._decide(request, queryset, lambda **kw: f"bonus sent (cost {submission_bonus(**kw)}).", "")
 
-    @admin.action(description="Block the worker")
+    @admin_action(permission=PERMISSIONS[MoneyAction.Action.BLOCK], description="Block the worker")
     def block(self, request, queryset):
-        self._decide(request, queryset, lambda p, s: p.block(s, "Blocked by the researcher after review."), "worker blocked.")
+        self._decide(request, queryset, submission_block, "worker blocked.")
+
+
+@admin.register(MoneyAction)
+class MoneyActionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "action", "study", "submission", "amount", "actor", "via", "outcome", "response")
+    list_filter = ("action", "outcome", "provider", "environment")
+    list_select_related = ("study", "submission", "actor")
+    readonly_fields = [f.name for f in MoneyAction._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an audit trail
 
 
 def _report_problems(request, queryset, check, level, ok_message) -> None:

@@ -1,7 +1,6 @@
-"""Rules both marketplaces share: HTTPS site, the production gate, environment checks, jobs."""
+"""Rules both marketplaces share: HTTPS site, the production gate, environment checks."""
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -9,8 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_fail, job_start, job_succeed
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from . import errors
 from .models import MarketplaceSettings
@@ -79,26 +77,6 @@ def require_same_environment(study, record_environment: str) -> None:
             code="environment_mismatch",
             status=409,
         )
-
-
-@contextlib.contextmanager
-def tracked_job(*, kind: str, study, message: str):
-    """Run marketplace work as a Job row the admin shows (status, error, traceback tail).
-
-    The body may set result["_message"] (the job's message) and result["_quiet"] (nothing
-    happened: drop the row, so a sync every few minutes does not flood the job list)."""
-    job = job_create(kind=kind, study=study)
-    job_start(job_id=job.pk)
-    result: dict = {}
-    try:
-        yield result
-    except BaseException as exc:
-        job_fail(job_id=job.pk, exc=exc)
-        raise
-    if result.pop("_quiet", False):
-        Job.objects.filter(pk=job.pk).delete()  # a periodic sync that found nothing leaves no row
-        return
-    job_succeed(job_id=job.pk, result=result, message=result.pop("_message", message))
 
 
 PUBLISH = Job.Kind.PUBLISH

@@ -1,4 +1,5 @@
 """Messages researchers and workers see; tests assert them."""
+from mturk.errors import BudgetExceeded, ConfigurationError, InsufficientBalance, MissingCredentialsError, MTurkError
 
 NO_SETTINGS = "This study has no marketplace settings yet: add them (Marketplace settings) before launching."
 BAD_ENVIRONMENT = "A {provider} study must run in 'sandbox' or 'production', not '{environment}'."
@@ -41,3 +42,13 @@ UNKNOWN_TASK = "This task is not part of this study, or no longer offered."
 BAD_SUBMIT_HOST = "The task was opened from an unexpected site; please open it from the marketplace."
 WRONG_ENVIRONMENT = "This task belongs to the marketplace's {expected} site, not its {got} site."
 NOT_A_MARKETPLACE_STUDY = "This study is not offered on {provider}."
+
+
+def mturk_message(exc: MTurkError) -> str:
+    if isinstance(exc, (MissingCredentialsError, ConfigurationError)):
+        return MTURK_CREDENTIALS.format(detail=exc.message)
+    if isinstance(exc, BudgetExceeded):
+        return BUDGET_EXCEEDED.format(needed=exc.needed, cap=exc.cap, spent=exc.spent)
+    if isinstance(exc, InsufficientBalance):
+        return BALANCE_TOO_LOW.format(available=exc.available, needed=exc.needed)
+    return MTURK_ERROR.format(detail=exc.message)

@@ -182,3 +182,52 @@ class MarketplaceSubmission(models.Model):
 
     def __str__(self):
         return f"{self.provider}/{self.environment} {self.external_assignment_id} by {self.worker_id}"
+
+
+class MoneyAction(models.Model):
+    """One attempt to pay, reject, block or launch on a marketplace: who asked, what, how
+    much, and what the marketplace answered. Written before the call (pending) and
+    completed after it, so even a process killed mid-call leaves its trace."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "approve (pay the reward)"
+        REJECT = "reject"
+        BONUS = "bonus", "pay a bonus"
+        BLOCK = "block", "block the worker"
+        LAUNCH = "launch", "publish (commit the reward budget)"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "pending (no answer recorded)"
+        DONE = "done"
+        FAILED = "failed", "failed (marketplace or rule refused)"
+        FORBIDDEN = "forbidden", "forbidden (no permission)"
+
+    study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="money_actions")
+    submission = models.ForeignKey(MarketplaceSubmission, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="money_actions")
+    provider = models.CharField(max_length=30)
+    environment = models.CharField(max_length=20, choices=ENVIRONMENTS)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                 help_text="Money this action moves or commits, when known.")
+    actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    via = models.CharField(max_length=30, help_text="admin, api, or the task that acted on the platform's own rules.")
+    detail = models.CharField(max_length=500, blank=True, help_text="Reason or feedback given.")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    response = models.TextField(blank=True, help_text="The marketplace's answer, or why it was refused.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("approve_submission", "Can approve (pay) marketplace submissions"),
+            ("reject_submission", "Can reject marketplace submissions"),
+            ("pay_bonus", "Can pay marketplace bonuses"),
+            ("block_worker", "Can block marketplace workers"),
+        ]
+        constraints = [models.CheckConstraint(condition=_ENV_OK, name="money_env_sandbox_or_production")]
+
+    def __str__(self):
+        who = self.actor or self.via
+        return f"{self.get_action_display()} by {who} ({self.outcome})"

@@ -11,15 +11,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from mturk.errors import (
-    BudgetExceeded,
-    ConfigurationError,
-    HITNotFoundError,
-    InsufficientBalance,
-    InvalidRequestError,
-    MissingCredentialsError,
-    MTurkError,
-)
+from mturk.errors import HITNotFoundError, InvalidRequestError, MTurkError
 from mturk.client import Environment
 from mturk.costs import MIN_REWARD, check_reward
 from mturk.hits import expire_hit
@@ -27,30 +19,22 @@ from mturk.publish import publish_batches
 from mturk.records import HitRef
 from mturk.workers import get_account_balance
 from ratings_site.crowd.providers.base import CrowdProvider, RaterIdentity, SyncReport
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.runner import job_inline
 from ratings_site.studies.models import Batch
 
-from . import clients, errors
+from . import clients, errors, mturk_review
+from .errors import mturk_message
 from .common import (
     PUBLISH,
     environment_problems,
     market_settings,
     production_gate_problems,
     site_problems,
-    tracked_job,
 )
-from .models import PublishedTask
+from .models import MoneyAction, PublishedTask
+from .money import money_move
 from .mturk_specs import PROVIDER, committed_cost, hit_specs, launch_costs, published_tasks
-
-
-def mturk_message(exc: MTurkError) -> str:
-    if isinstance(exc, (MissingCredentialsError, ConfigurationError)):
-        return errors.MTURK_CREDENTIALS.format(detail=exc.message)
-    if isinstance(exc, BudgetExceeded):
-        return errors.BUDGET_EXCEEDED.format(needed=exc.needed, cap=exc.cap, spent=exc.spent)
-    if isinstance(exc, InsufficientBalance):
-        return errors.BALANCE_TOO_LOW.format(available=exc.available, needed=exc.needed)
-    return errors.MTURK_ERROR.format(detail=exc.message)
 
 
 class MTurkProvider(CrowdProvider):
@@ -115,13 +99,14 @@ class MTurkProvider(CrowdProvider):
         market = self.market
         if market is None:
             raise ServiceError(errors.NO_SETTINGS, code="no_settings")
-        full, _ = launch_costs(self.study, market)
+        full, pending = launch_costs(self.study, market)
         gate = production_gate_problems(self.study, market, full.total)
         if gate:
             raise ServiceError(" ".join(gate), code="not_confirmed")
-        with tracked_job(kind=PUBLISH, study=self.study, message="published") as result:
+        with job_inline(kind=PUBLISH, study=self.study, message="published") as result:
             try:
-                report = self._publish(market)
+                report = money_move(action=MoneyAction.Action.LAUNCH, study=self.study, via="publish",
+                                    amount=pending.total, call=lambda: self._publish(market))
             except MTurkError as exc:
                 raise ServiceError(mturk_message(exc), code="publish_failed") from exc
             result.update(
@@ -197,9 +182,7 @@ class MTurkProvider(CrowdProvider):
 
     def close(self) -> list[str]:
         """Expire and delete every HIT once reviewed (MTurk refuses unreviewed ones)."""
-        from .mturk_review import close_hits
-
-        return close_hits(self)
+        return mturk_review.close_hits(self)
 
     # --- workers -----------------------------------------------------------------------
 
@@ -218,9 +201,7 @@ class MTurkProvider(CrowdProvider):
         )
 
     def sync(self) -> SyncReport:
-        from .mturk_review import sync_submissions
-
-        return sync_submissions(self)
+        return mturk_review.sync_submissions(self)
 
     def on_submitted(self, assignment) -> None:
         return None  # counted only once sync confirms it from MTurk's records
@@ -228,21 +209,13 @@ class MTurkProvider(CrowdProvider):
     # --- a researcher's decisions (see mturk_review) -------------------------------------
 
     def approve(self, sub) -> None:
-        from .mturk_review import approve
-
-        approve(self, sub)
+        mturk_review.approve(self, sub)
 
     def reject(self, sub, feedback: str) -> None:
-        from .mturk_review import reject
-
-        reject(self, sub, feedback)
+        mturk_review.reject(self, sub, feedback)
 
     def bonus(self, sub, amount, reason: str):
-        from .mturk_review import bonus
-
-        return bonus(self, sub, amount, reason)
+        return mturk_review.bonus(self, sub, amount, reason)
 
     def block(self, sub, reason: str) -> None:
-        from .mturk_review import block
-
-        block(self, sub, reason)
+        mturk_review.block(self, sub, reason)

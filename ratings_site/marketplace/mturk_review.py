@@ -15,12 +15,14 @@ from mturk.records import AssignmentRef, HitRef, WorkerRef
 from mturk.verification import UNKNOWN_ASSIGNMENT, verify_submission
 from mturk.workers import block_worker
 from ratings_site.crowd.providers.base import SyncReport
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.runner import job_inline
 
 from . import errors
-from .common import MARKET_SYNC, require_same_environment, tracked_job
-from .models import MarketplaceSubmission, PublishedTask
-from .mturk_provider import mturk_message
+from .errors import mturk_message
+from .common import MARKET_SYNC, require_same_environment
+from .models import MarketplaceSubmission, MoneyAction, PublishedTask
+from .money import money_move
 from .mturk_specs import PROVIDER, published_tasks
 from .submissions import (
     APPROVE,
@@ -55,7 +57,7 @@ def sync_submissions(provider) -> SyncReport:
     if market is None:
         report.messages.append(errors.NO_SETTINGS)
         return report
-    with tracked_job(kind=MARKET_SYNC, study=study, message="synced") as result:
+    with job_inline(kind=MARKET_SYNC, study=study, message="synced") as result:
         try:
             client = provider.client()
             _verify_pending(client, study, market, report)
@@ -94,10 +96,14 @@ def _review(client, market, sub: MarketplaceSubmission, report: SyncReport) -> N
         if sub.marketplace_status == "Approved":
             sub.payment = Payment.APPROVED  # MTurk already auto-approved (and paid) it
         elif decision == APPROVE:
-            approve_assignment(client, _ref(sub))
+            money_move(action=MoneyAction.Action.APPROVE, study=sub.study, submission=sub, via="marketplace sync",
+                       amount=market.reward_per_batch, detail="gold checks passed",
+                       call=lambda: approve_assignment(client, _ref(sub)))
             sub.payment = Payment.APPROVED
         elif decision == REJECT:
-            reject_assignment(client, _ref(sub), market.rejection_feedback)
+            money_move(action=MoneyAction.Action.REJECT, study=sub.study, submission=sub, via="marketplace sync",
+                       detail=market.rejection_feedback,
+                       call=lambda: reject_assignment(client, _ref(sub), market.rejection_feedback))
             sub.payment = Payment.REJECTED
         elif decision == HOLD:
             sub.payment = Payment.HELD
@@ -129,7 +135,9 @@ def _reconcile_orphans(client, study, market, report: SyncReport) -> None:
             if (record.assignment_id, record.worker_id) in counted:
                 continue
             if market.on_gold_failure == "reject":
-                reject_assignment(client, record.ref, ORPHAN_FEEDBACK)
+                money_move(action=MoneyAction.Action.REJECT, study=study, via="marketplace sync",
+                           detail=f"{record.assignment_id}: {ORPHAN_FEEDBACK}",
+                           call=lambda: reject_assignment(client, record.ref, ORPHAN_FEEDBACK))
                 report.rejected += 1
             else:
                 report.held += 1

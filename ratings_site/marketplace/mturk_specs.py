@@ -41,9 +41,10 @@ def qualifications_from(market: MarketplaceSettings, environment: str) -> tuple:
 
 
 def planned_batch_sizes(study: Study) -> dict[int, int]:
-    """Images per batch index: the real batches when built, else what the launch will build."""
+    """Images (or lineups) per batch index: the real batches when built, else what the launch will build."""
+    held = "lineups" if hasattr(study, "lineup") else "items"  # a lineup study's batches hold lineups
     built = dict(
-        Batch.objects.filter(study=study).annotate(n=Count("items")).values_list("index", "n")
+        Batch.objects.filter(study=study).annotate(n=Count(held)).values_list("index", "n")
     )
     if built:
         return built

@@ -19,7 +19,8 @@ from prolific.participants import add_to_group, blocklist_filter, create_partici
 from prolific.studies import StudySpec, create_study, pause_study, publish_study, resume_study
 from prolific.submissions import approve_submission, list_submissions, reject_submission
 from ratings_site.crowd.providers.base import CrowdProvider, RaterIdentity, SyncReport
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.runner import job_inline
 from ratings_site.studies.models import Assignment
 
 from . import clients, errors
@@ -32,9 +33,9 @@ from .common import (
     require_same_environment,
     site_problems,
     site_url,
-    tracked_job,
 )
-from .models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
+from .models import MarketplaceSettings, MarketplaceSubmission, MoneyAction, PublishedTask
+from .money import money_move
 from .mturk_specs import planned_batch_sizes
 from .submissions import (
     APPROVE,
@@ -157,7 +158,7 @@ class ProlificProvider(CrowdProvider):
             provider=PROVIDER, environment=self.environment, request_token=token,
             defaults={"study": self.study, "cost": self.launch_cost(market)},
         )
-        with tracked_job(kind=PUBLISH, study=self.study, message="published on Prolific") as result:
+        def publish() -> str:
             client = _call(self.client)
             if not task.external_id:
                 created = _call(lambda: create_study(client, self.spec(market)))
@@ -166,6 +167,11 @@ class ProlificProvider(CrowdProvider):
             if task.status == PublishedTask.Status.PENDING:
                 _call(lambda: publish_study(client, task.external_id))
                 PublishedTask.objects.filter(pk=task.pk).update(status=PublishedTask.Status.PUBLISHED)
+            return f"Prolific study {task.external_id} published"
+
+        with job_inline(kind=PUBLISH, study=self.study, message="published on Prolific") as result:
+            committed = task.cost if task.status == PublishedTask.Status.PENDING else Decimal("0.00")
+            money_move(action=MoneyAction.Action.LAUNCH, study=self.study, via="publish", amount=committed, call=publish)
             result.update(prolific_study=task.external_id, places=self.places)
 
     def pause(self) -> None:
@@ -203,7 +209,7 @@ class ProlificProvider(CrowdProvider):
         if market is None or task is None or not task.external_id:
             report.messages.append(errors.NO_SETTINGS if market is None else "Not published on Prolific yet.")
             return report
-        with tracked_job(kind=MARKET_SYNC, study=self.study, message="synced") as result:
+        with job_inline(kind=MARKET_SYNC, study=self.study, message="synced") as result:
             try:
                 client = self.client()
                 remote = {s.id: s for s in list_submissions(client, task.external_id)}
@@ -242,10 +248,15 @@ class ProlificProvider(CrowdProvider):
             if sub.marketplace_status == "APPROVED":
                 sub.payment = Payment.APPROVED
             elif decision == APPROVE:
-                approve_submission(client, sub.external_assignment_id)
+                money_move(action=MoneyAction.Action.APPROVE, study=self.study, submission=sub, via="marketplace sync",
+                           amount=market.reward_per_batch, detail="gold checks passed",
+                           call=lambda: approve_submission(client, sub.external_assignment_id))
                 sub.payment = Payment.APPROVED
             elif decision == REJECT:
-                reject_submission(client, sub.external_assignment_id, category=REJECTION_CATEGORY, message=market.rejection_feedback)
+                money_move(action=MoneyAction.Action.REJECT, study=self.study, submission=sub, via="marketplace sync",
+                           detail=market.rejection_feedback,
+                           call=lambda: reject_submission(client, sub.external_assignment_id, category=REJECTION_CATEGORY,
+                                                          message=market.rejection_feedback))
                 sub.payment = Payment.REJECTED
             elif decision == HOLD:
                 sub.payment = Payment.HELD

@@ -1,4 +1,5 @@
-"""What researchers (admin) and the beat task do with a marketplace study."""
+"""What researchers (admin, API) and the beat task do with a marketplace study. Decisions
+that move money go through `money.money_move`: permission, audit row, marketplace call."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,11 +7,12 @@ from decimal import Decimal
 
 from mturk.costs import bonus_cost, total_cost
 from ratings_site.crowd.providers import provider_for
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Study
 
 from .common import production_confirm
-from .models import MarketplaceSettings, PublishedTask
+from .models import MarketplaceSettings, MarketplaceSubmission, MoneyAction, PublishedTask
+from .money import money_move
 
 MARKETPLACES = ("mturk", "prolific")
 MSG_NOT_MARKETPLACE = "{study} uses the {provider} provider, not a marketplace."
@@ -102,3 +104,45 @@ def hits_close(*, study: Study) -> list[str]:
     if not hasattr(provider, "close"):
         return [f"{study.provider} studies are closed on the marketplace itself."]
     return provider.close()
+
+
+# --- a researcher's decisions on one submission (admin and API alike) ---------------------
+
+def submission_approve(*, submission: MarketplaceSubmission, actor=None, via: str = "admin") -> None:
+    study = submission.study
+    money_move(action=MoneyAction.Action.APPROVE, study=study, submission=submission, actor=actor, via=via,
+               amount=_reward(study), call=lambda: marketplace_provider(study).approve(submission))
+
+
+def submission_reject(*, submission: MarketplaceSubmission, actor=None, via: str = "admin", feedback: str = "") -> None:
+    study = submission.study
+    feedback = feedback or study.marketplace.rejection_feedback
+    money_move(action=MoneyAction.Action.REJECT, study=study, submission=submission, actor=actor, via=via, detail=feedback,
+               call=lambda: marketplace_provider(study).reject(submission, feedback))
+
+
+def submission_bonus(*, submission: MarketplaceSubmission, actor=None, via: str = "admin", amount=None,
+                     reason: str = "") -> Decimal:
+    """Pay a bonus (the study's default amount and reason unless given); returns its cost."""
+    study = submission.study
+    amount = study.marketplace.bonus_amount if amount in (None, "") else amount
+    reason = reason or study.marketplace.bonus_reason
+    def answer(cost) -> str:
+        reference = MarketplaceSubmission.objects.values_list("bonus_reference", flat=True).get(pk=submission.pk)
+        return f"bonus sent: reference {reference}, charged {cost} with the marketplace's fee"
+
+    return money_move(action=MoneyAction.Action.BONUS, study=study, submission=submission, actor=actor, via=via,
+                      amount=amount, detail=reason, describe=answer,
+                      call=lambda: marketplace_provider(study).bonus(submission, amount, reason))
+
+
+def submission_block(*, submission: MarketplaceSubmission, actor=None, via: str = "admin",
+                     reason: str = "Blocked by the researcher after review.") -> None:
+    study = submission.study
+    money_move(action=MoneyAction.Action.BLOCK, study=study, submission=submission, actor=actor, via=via, detail=reason,
+               call=lambda: marketplace_provider(study).block(submission, reason))
+
+
+def _reward(study: Study):
+    market = MarketplaceSettings.objects.filter(study=study).first()
+    return market.reward_per_batch if market else None

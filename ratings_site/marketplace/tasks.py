@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Study
 
 from .services import MARKETPLACES, publish_resume, publishing_unfinished, submissions_sync

@@ -5,5 +5,5 @@ analysis  face analysis of stored images -> FaceAnalysis rows + Image.metadata
 masking   the aligned, landmark-hull-masked 128x128 face -> Image.display_file
 svm       stage I: SVM versions trained on a study's labels; scores -> metadata svm_class
 stage2    stage II: the funnel from sources to a balanced, masked draft study
-tasks     Celery tasks (resumable through jobrun) and the beat sweep for silent jobs
+tasks     the job kinds (their work; ratings_site.jobs.runner runs them)
 """

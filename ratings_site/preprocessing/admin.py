@@ -5,7 +5,8 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from ratings_site.catalog.models import Image, Source
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
 from ratings_site.studies.models import Study
 
 from .admin_actions import extend_admin
@@ -33,7 +34,7 @@ def _job_link(job):
     return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[job.pk]), job)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PermissionActionsMixin, admin.ModelAdmin):
     """Rows written by jobs only; staff look, they do not edit."""
 
     tool = None  # (url name, label, permission) shown above the list
@@ -160,11 +161,8 @@ class SvmModelVersionAdmin(ReadOnlyAdmin):
                 return redirect("admin:jobs_job_change", job.pk)
         return self._form_page(request, form, "Train a stage I SVM", "Start training")
 
-    @admin.action(description="Score every source's analysed images with this version")
+    @admin_action(permission=TRAIN_SVM, description="Score every source's analysed images with this version")
     def score_every_source(self, request, queryset):
-        if not request.user.has_perm(TRAIN_SVM):
-            messages.error(request, REFUSED)
-            return
         from .selection import selection_params
 
         for version in queryset:

@@ -23,7 +23,10 @@ from typing import Callable, Iterable
 from django.db import transaction
 
 from ratings_site.catalog.models import Image
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.models import Job
+from ratings_site.jobs.runner import JobStopped
+from ratings_site.jobs.services import job_queue
 
 from . import errors
 from .models import FaceAnalysis
@@ -217,8 +220,6 @@ def faces_analyse(
     skipped = len(done)
     for start in range(0, len(todo), chunk_size):
         if should_stop and should_stop():
-            from .jobrun import JobStopped
-
             raise JobStopped()
         images = list(Image.objects.filter(pk__in=todo[start : start + chunk_size]).only("id", "file", "metadata"))
         outcomes = _outcomes_for_chunk(analyzer, images)
@@ -264,15 +265,10 @@ def latest_analyses(image_ids, *, features_version: str | None = None, ok_only: 
 def faces_analysis_start(*, image_ids=None, sources=None, study=None, options: dict | None = None,
                          mask: bool = False, chunk_size: int = CHUNK_SIZE, user=None):
     """Queue a face-analysis job (optionally writing the masked display faces too)."""
-    from ratings_site.jobs.models import Job
-    from ratings_site.jobs.services import job_create, job_enqueue
-
     from .selection import image_ids_select, selection_params
-    from .tasks import faces_analyse_task
 
     parsed = AnalysisOptions.from_params(options)
     ids = image_ids_select(image_ids=image_ids, sources=sources, study=study)
     params = {"selection": selection_params(image_ids=image_ids, sources=sources, study=study),
               "analysis": parsed.to_params(), "mask": bool(mask), "images": len(ids), "chunk_size": max(int(chunk_size), 1)}
-    job = job_create(kind=Job.Kind.FACES, study=study, params=params, user=user)
-    return job_enqueue(job=job, task=faces_analyse_task)
+    return job_queue(kind=Job.Kind.FACES, study=study, params=params, user=user)

@@ -17,6 +17,7 @@ from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
 from ratings_site.catalog.models import Image
+from ratings_site.jobs.runner import JobStopped
 
 from .analysis import CHUNK_SIZE, images_metadata_merge, latest_analyses
 from .models import FaceAnalysis
@@ -68,8 +69,6 @@ def display_faces_write(
     reasons: dict[str, int] = {}
     for start in range(0, len(ids), chunk_size):
         if should_stop and should_stop():
-            from .jobrun import JobStopped
-
             raise JobStopped()
         chunk = ids[start : start + chunk_size]
         analyses = latest_analyses(chunk, features_version=features_version)

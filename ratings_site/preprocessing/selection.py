@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ratings_site.catalog.models import Image
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import BatchItem
 from ratings_site.studies.sampling import study_candidates
 

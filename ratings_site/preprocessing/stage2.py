@@ -13,9 +13,12 @@ from itertools import product
 from django.db import transaction
 
 from ratings_site.catalog.models import Image
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.models import Job
+from ratings_site.jobs.services import job_create, job_enqueue
 from ratings_site.studies.models import Study
 from ratings_site.studies.sampling import study_sample_plan
+from ratings_site.studies.services import study_create
 
 from . import errors
 from .analysis import YAW_FRONTAL_LIMIT, AnalysisOptions, analyzer_for, faces_analyse, images_metadata_merge, metadata_for
@@ -43,11 +46,6 @@ def stage2_start(
     *, sources, svm_version: SvmModelVersion, name: str = "Stage II naturalness", sample_size: int | None = None,
     n_batches: int = 72, raters_per_batch: int = 3, seed: int = 0, analysis: dict | None = None, user=None,
 ) -> Stage2Run:
-    from ratings_site.jobs.models import Job
-    from ratings_site.jobs.services import job_create, job_enqueue
-
-    from .tasks import stage2_build_task
-
     sources = list(sources or [])
     if not sources:
         raise ServiceError(errors.STAGE2_NO_SOURCES, code="no_sources")
@@ -60,7 +58,7 @@ def stage2_start(
         run.sources.set(sources)
         run.job = job_create(kind=Job.Kind.STAGE2, params={"run": run.pk}, user=user)
         run.save(update_fields=["job"])
-        job_enqueue(job=run.job, task=stage2_build_task)
+        job_enqueue(job=run.job)
     return run
 
 
@@ -100,7 +98,7 @@ def _study_for(run: Stage2Run, balanced_size: int) -> Study:
     if run.study_id:
         return run.study
     sample_size = run.sample_size or max(balanced_size, run.n_batches)
-    study = Study.objects.create(
+    study = study_create(
         name=run.name,
         description=f"Built by stage II run #{run.pk} from SVM v{run.svm_version.number}.",
         # masked: raters never see an unmasked face; svm_version: classes of this SVM only.
@@ -110,9 +108,9 @@ def _study_for(run: Stage2Run, balanced_size: int) -> Study:
         n_batches=run.n_batches,
         raters_per_batch=run.raters_per_batch,
         seed=run.seed,
-        created_by=run.created_by,
+        user=run.created_by,
+        sources=run.sources.all(),
     )
-    study.sources.set(run.sources.all())
     Stage2Run.objects.filter(pk=run.pk).update(study=study)
     run.study = study
     return study

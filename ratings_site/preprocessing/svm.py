@@ -12,8 +12,11 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.models import Job
+from ratings_site.jobs.runner import JobStopped
+from ratings_site.jobs.services import job_queue
 from ratings_site.labels.models import Label
-from ratings_site.studies.errors import ServiceError
 
 from . import errors
 from .analysis import CHUNK_SIZE, images_metadata_merge, latest_analyses
@@ -78,15 +81,9 @@ def svm_dataset(study, options: SvmOptions) -> tuple[list[int], np.ndarray, np.n
 
 
 def svm_training_start(*, study, params: dict | None = None, user=None):
-    from ratings_site.jobs.models import Job
-    from ratings_site.jobs.services import job_create, job_enqueue
-
-    from .tasks import svm_train_task
-
     options = svm_options(params)
     svm_dataset_check(study, options)  # refuse now, with the reason, rather than in a failed job
-    job = job_create(kind=Job.Kind.SVM, study=study, params={"svm": options.to_params()}, user=user)
-    return job_enqueue(job=job, task=svm_train_task)
+    return job_queue(kind=Job.Kind.SVM, study=study, params={"svm": options.to_params()}, user=user)
 
 
 def _version_create(**fields) -> SvmModelVersion:
@@ -147,8 +144,6 @@ def svm_apply(
     skipped, unscored = len(done), 0
     for start in range(0, len(todo), chunk_size):
         if should_stop and should_stop():
-            from .jobrun import JobStopped
-
             raise JobStopped()
         chunk = todo[start : start + chunk_size]
         analyses = latest_analyses(chunk, features_version=version.features_version)
@@ -174,11 +169,5 @@ def svm_apply(
 
 
 def svm_apply_start(*, version: SvmModelVersion, selection: dict, user=None):
-    from ratings_site.jobs.models import Job
-    from ratings_site.jobs.services import job_create, job_enqueue
-
-    from .tasks import svm_apply_task
-
-    job = job_create(kind=Job.Kind.SVM_APPLY, study=version.study, params={"version": version.pk, **selection}, user=user)
-    return job_enqueue(job=job, task=svm_apply_task)
+    return job_queue(kind=Job.Kind.SVM_APPLY, study=version.study, params={"version": version.pk, **selection}, user=user)
 

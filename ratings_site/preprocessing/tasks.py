@@ -1,10 +1,9 @@
-"""Preprocessing tasks: each takes a Job id and runs through jobrun, so a job whose worker
-died resumes where it stopped (late acks, plus the beat sweep at the bottom)."""
-from celery import shared_task
-
-from ratings_site.studies.errors import ServiceError
-
-from .jobrun import JobContext, preprocessing_job_run, preprocessing_jobs_resume_stale
+"""Preprocessing job kinds: their work only. The runner in ratings_site.jobs claims, beats,
+cancels and resumes them; each body skips the work already stored (images analysed with the
+same backends, images already scored), so a re-sent job continues where the first stopped."""
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.models import Job
+from ratings_site.jobs.runner import JobContext, job_task
 
 
 def faces_body(context: JobContext) -> dict:
@@ -65,27 +64,13 @@ def stage2_body(context: JobContext) -> dict:
         raise
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def faces_analyse_task(self, job_id: int) -> None:
-    preprocessing_job_run(job_id=job_id, worker=self.request.hostname, body=faces_body)
+CANCELLED = "cancelled; finished images stay stored and a new job skips them"
 
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def svm_train_task(self, job_id: int) -> None:
-    preprocessing_job_run(job_id=job_id, worker=self.request.hostname, body=svm_train_body)
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def svm_apply_task(self, job_id: int) -> None:
-    preprocessing_job_run(job_id=job_id, worker=self.request.hostname, body=svm_apply_body)
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def stage2_build_task(self, job_id: int) -> None:
-    preprocessing_job_run(job_id=job_id, worker=self.request.hostname, body=stage2_body)
-
-
-@shared_task
-def preprocessing_jobs_resume_stale_task() -> list[int]:
-    """Beat: re-send preprocessing jobs whose worker went silent (killed, lost)."""
-    return preprocessing_jobs_resume_stale()
+faces_analyse_task = job_task(Job.Kind.FACES, faces_body, name="ratings_site.preprocessing.tasks.faces_analyse_task",
+                              cancelled_message=CANCELLED)
+svm_train_task = job_task(Job.Kind.SVM, svm_train_body, name="ratings_site.preprocessing.tasks.svm_train_task",
+                          cancelled_message=CANCELLED)
+svm_apply_task = job_task(Job.Kind.SVM_APPLY, svm_apply_body, name="ratings_site.preprocessing.tasks.svm_apply_task",
+                          cancelled_message=CANCELLED)
+stage2_build_task = job_task(Job.Kind.STAGE2, stage2_body, name="ratings_site.preprocessing.tasks.stage2_build_task",
+                             cancelled_message=CANCELLED)

@@ -9,11 +9,14 @@ from ratings_site.labels.models import RaterStats
 from ratings_site.marketplace.admin import MarketplaceSettingsInline
 from ratings_site.labels.services import export_job_start, labels_job_start
 
-from .errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
+from ratings_site.jobs.admin import jobs_report
+
 from .models import Batch, GoldItem, Study
 from .sampling import study_sample_plan
 from .selectors import batches_progress, studies_with_progress
-from .services import study_launch, study_pause
+from .services import study_launch, study_pause, study_save
 
 
 class GoldItemInline(admin.TabularInline):
@@ -47,7 +50,7 @@ def _run(request, queryset, service, done_message):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("name", "status", "provider", "n_batches", "raters_per_batch", "viewing_seconds", "progress", "created_at")
     list_filter = ("status", "provider")
     search_fields = ("name",)
@@ -66,9 +69,7 @@ class StudyAdmin(admin.ModelAdmin):
         return studies_with_progress()
 
     def save_model(self, request, obj, form, change):
-        if not obj.created_by_id:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        study_save(study=obj, user=request.user)
 
     @admin.display(description="raters submitted / needed")
     def progress(self, obj):
@@ -130,70 +131,56 @@ class StudyAdmin(admin.ModelAdmin):
             "<table><tr><th>rater</th><th>ratings</th><th>gold</th><th>MAD from others</th><th></th></tr>{}</table>", mark_safe(rows)
         )
 
-    def _require(self, request, perm):
-        if not request.user.has_perm(perm):
-            messages.error(request, "You do not have permission for that.")
-            return False
-        return True
-
-    @admin.action(description="Launch (or resume) selected studies")
+    @admin_action(permission="studies.launch_study", description="Launch (or resume) selected studies")
     def launch(self, request, queryset):
-        if self._require(request, "studies.launch_study"):
-            _run(request, queryset, study_launch, "running")
+        _run(request, queryset, study_launch, "running")
 
-    @admin.action(description="Pause selected studies")
+    @admin_action(permission="studies.launch_study", description="Pause selected studies")
     def pause(self, request, queryset):
-        if self._require(request, "studies.launch_study"):
-            _run(request, queryset, study_pause, "paused")
+        _run(request, queryset, study_pause, "paused")
 
-    @admin.action(description="Compute labels (background job)")
+    @admin_action(permission="labels.compute_labels", description="Compute labels (background job)")
     def compute_labels(self, request, queryset):
         for study in queryset:
-            job = labels_job_start(study_id=study.pk, user=request.user)
-            messages.info(request, f"{study}: label job #{job.pk} queued.")
+            jobs_report(request, labels_job_start(study_id=study.pk, user=request.user), f"{study}: label job")
 
     def _export(self, request, queryset, fmt):
-        if not self._require(request, "studies.export_labels"):
-            return
         for study in queryset:
-            job = export_job_start(study=study, fmt=fmt, user=request.user)
-            messages.info(request, f"{study}: {fmt} export job #{job.pk} queued; see Jobs.")
+            jobs_report(request, export_job_start(study=study, fmt=fmt, user=request.user), f"{study}: {fmt} export job")
 
-    @admin.action(description="Export labels as CSV")
+    @admin_action(permission="studies.export_labels", description="Export labels as CSV")
     def export_csv(self, request, queryset):
         self._export(request, queryset, "csv")
 
-    @admin.action(description="Export labels as Parquet")
+    @admin_action(permission="studies.export_labels", description="Export labels as Parquet")
     def export_parquet(self, request, queryset):
         self._export(request, queryset, "parquet")
 
-    @admin.action(description="Train Q from these labels (ML staff, GPU queue)")
+    @admin_action(permission="training.start_training", description="Train Q from these labels (ML staff, GPU queue)")
     def train_quality(self, request, queryset):
         from ratings_site.training.services import quality_training_start
 
-        if self._require(request, "training.start_training"):
-            for study in queryset:
-                try:
-                    job = quality_training_start(study=study, user=request.user)
-                except ServiceError as exc:
-                    messages.error(request, exc.message)
-                else:
-                    messages.info(request, f"{study}: Q training job #{job.pk} queued; follow it under Jobs.")
+        for study in queryset:
+            try:
+                job = quality_training_start(study=study, user=request.user)
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+            else:
+                jobs_report(request, job, f"{study}: Q training job")
 
-    @admin.action(description="Score images with the current Q")
+    @admin_action(permission="training.score_images", description="Score images with the current Q")
     def score_with_current_q(self, request, queryset):
         from ratings_site.training.services import quality_current, quality_scoring_start
 
-        if self._require(request, "training.score_images"):
-            for study in queryset:
-                try:
-                    job = quality_scoring_start(study=study, version=quality_current(), user=request.user)
-                except ServiceError as exc:
-                    messages.error(request, exc.message)
-                else:
-                    messages.info(request, f"{study}: scoring job #{job.pk} queued.")
+        for study in queryset:
+            try:
+                job = quality_scoring_start(study=study, version=quality_current(), user=request.user)
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+            else:
+                jobs_report(request, job, f"{study}: scoring job")
 
-    @admin.action(description="Create 5 single-use invitation links")
+    @admin_action(permission="crowd.add_invitation", description="Create 5 single-use invitation links")
     def add_invitations(self, request, queryset):
         for study in queryset:
             invitations_create(study=study, count=5)

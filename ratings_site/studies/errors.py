@@ -1,15 +1,7 @@
 """Messages raters and researchers see; tests assert them."""
 
 
-class ServiceError(Exception):
-    """A rule was broken; `status` is the HTTP status a view should answer with."""
-
-    def __init__(self, message: str, *, code: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-
+from ratings_site.core.errors import ServiceError  # noqa: F401  (its old home; import it from core)
 
 SCORE_NOT_INTEGER = "The rating must be a whole number from 0 to 10, in ASCII digits."
 SCORE_OUT_OF_RANGE = "The rating must be between 0 and 10; got {score}."

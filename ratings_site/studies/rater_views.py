@@ -15,7 +15,7 @@ from ratings_site.crowd.services import invitation_access, invitation_rater_know
 from ratings_site.crowd.models import Rater
 from ratings_site.media import media_headers_set
 
-from .errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from .models import Assignment, BatchItem, ItemView
 from .services import (
     assignment_access,
@@ -53,6 +53,10 @@ def invitation_page(request, token: str):
         return _error(request, exc)
     study = invitation.study
     if request.method == "GET":
+        if hasattr(study, "lineup"):  # a lineup study: its own instructions, with real examples of the targets
+            from ratings_site.lineup.rater_views import instructions_page
+
+            return instructions_page(request, study.lineup, token=token, invitation=True)
         return render(request, "rating/instructions.html", {"study": study, "invitation": invitation})
     # The signed browser cookie and (optionally) the network key recognise a person who comes
     # back through an open link with a fresh session: they get their earlier rater, so never a
@@ -79,6 +83,8 @@ def rate_page(request, token: str):
         assignment = assignment_access(token=token)
     except ServiceError as exc:
         return _error(request, exc)
+    if hasattr(assignment.batch.study, "lineup"):  # every provider lands here; lineups have their own page
+        return HttpResponseRedirect(reverse("lineup:vote", args=[token]))
     error = None
     status = 200
     if request.method == "POST":
@@ -141,6 +147,8 @@ def done_page(request, token: str):
         assignment = assignment_access(token=token)
     except ServiceError as exc:
         return _error(request, exc)
+    if hasattr(assignment.batch.study, "lineup"):
+        return HttpResponseRedirect(reverse("lineup:done", args=[token]))
     if assignment.status != Assignment.Status.SUBMITTED:
         return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
     rated = assignment.ratings.count()

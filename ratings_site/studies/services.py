@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from ratings_site.crowd.models import Rater
 from ratings_site.crowd.providers import provider_for
+from ratings_site.core.errors import ServiceError
+from ratings_site.jobs.services import task_send
 
 from . import errors
-from .errors import ServiceError
 from .inputs import BIGINT_MAX, id_in_range, whole_number_parse
 from .models import Assignment, Batch, BatchItem, ItemView, Rating, Study, completion_code
 from .sampling import study_sample_plan
@@ -30,6 +31,27 @@ def _insert_once(model, **fields):
         with transaction.atomic():
             return model.objects.create(**fields)
     return model.objects.create(**fields)
+
+
+# --- Creating ------------------------------------------------------------------------
+
+def study_create(*, name: str, sources=(), user=None, **fields) -> Study:
+    """A draft study, validated (`full_clean`) before it is written, with its sources."""
+    with transaction.atomic():
+        study = Study(name=name, created_by=user, **fields)
+        study.full_clean()
+        study.save()
+        study.sources.set(sources)
+    return study
+
+
+def study_save(*, study: Study, user=None) -> Study:
+    """Save a study edited in the admin; the first save records who created it."""
+    if not study.created_by_id and user is not None and user.is_authenticated:
+        study.created_by = user
+    study.full_clean()
+    study.save()
+    return study
 
 
 # --- Launching -----------------------------------------------------------------------
@@ -54,9 +76,12 @@ def study_batches_build(*, study: Study) -> int:
     return len(batches)
 
 
-def study_launch(*, study: Study) -> Study:
-    from .tasks import study_publish_task
+PUBLISH_TASK = "ratings_site.studies.tasks.study_publish_task"
 
+
+def study_launch(*, study: Study) -> Study:
+    """Run the study; recruiting on its provider follows in a task. A broker that is down
+    does not undo the launch: the marketplace sync resumes unfinished publishing."""
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if study.status not in (Study.Status.DRAFT, Study.Status.PAUSED):
@@ -74,7 +99,7 @@ def study_launch(*, study: Study) -> Study:
         if not was_draft:
             provider.resume()
         study_id = study.pk
-        transaction.on_commit(lambda: study_publish_task.delay(study_id))
+        transaction.on_commit(lambda: task_send(PUBLISH_TASK, study_id))
     return study
 
 
@@ -104,6 +129,8 @@ def study_complete_if_filled(*, study: Study) -> bool:
     if unfilled or study.status == Study.Status.COMPLETE:
         return False
     Study.objects.filter(pk=study.pk).update(status=Study.Status.COMPLETE, completed_at=timezone.now())
+    if hasattr(study, "lineup"):
+        return True  # votes, not ratings: no naturalness labels to compute
     from ratings_site.labels.services import labels_job_start
 
     transaction.on_commit(lambda: labels_job_start(study_id=study.pk))
@@ -324,6 +351,12 @@ def assignment_submit(*, assignment: Assignment, now: datetime | None = None) ->
         if pending is not None:
             missing = pending.total - Rating.objects.filter(assignment=assignment).count()
             raise ServiceError(errors.NOT_FINISHED.format(missing=missing), code="not_finished", status=409)
+        if hasattr(assignment.batch.study, "lineup"):  # a lineup study: its lineups, not items, must be done
+            from ratings_site.lineup.selectors import lineups_unanswered
+
+            missing = lineups_unanswered(assignment=assignment, now=now)
+            if missing:
+                raise ServiceError(errors.NOT_FINISHED.format(missing=missing), code="not_finished", status=409)
         provider = provider_for(assignment.batch.study)
         assignment.status = Assignment.Status.SUBMITTED
         assignment.submitted_at = now

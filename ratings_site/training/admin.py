@@ -5,7 +5,8 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from ratings_site.labels.admin import ComputedAdmin
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.core.permissions import PermissionActionsMixin, admin_action
 
 from .evaluate_jobs import legan_evaluation_latest, legan_evaluation_start
 from .forms import LeganEvaluateForm, LeganTrainForm
@@ -20,7 +21,7 @@ def _metric(version, split, name):
 
 
 @admin.register(QualityModelVersion)
-class QualityModelVersionAdmin(admin.ModelAdmin):
+class QualityModelVersionAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("number", "is_current", "study", "val_spearman", "test_spearman", "test_mae", "data_hash_short", "created_at")
     list_select_related = ("study",)
     readonly_fields = ("number", "job", "study", "checkpoint", "config", "metrics", "data_hash", "is_current", "created_at")
@@ -45,11 +46,8 @@ class QualityModelVersionAdmin(admin.ModelAdmin):
     def data_hash_short(self, obj):
         return obj.data_hash[:12]
 
-    @admin.action(description="Make this version current")
+    @admin_action(permission="training.start_training", description="Make this version current")
     def make_current(self, request, queryset):
-        if not request.user.has_perm("training.start_training"):
-            messages.error(request, "Only ML staff may choose the current model.")
-            return
         if queryset.count() != 1:
             messages.error(request, "Choose exactly one version.")
             return
@@ -58,7 +56,7 @@ class QualityModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(LeganModelVersion)
-class LeganModelVersionAdmin(admin.ModelAdmin):
+class LeganModelVersionAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("number", "is_current", "quality_version", "created_at")
     readonly_fields = ("number", "job", "quality_version", "checkpoint", "config", "evaluation", "metrics", "is_current", "created_at")
     change_list_template = "admin/training/leganmodelversion/change_list.html"
@@ -70,11 +68,8 @@ class LeganModelVersionAdmin(admin.ModelAdmin):
 
         return evaluation_html(legan_evaluation_latest(obj)) if obj.pk else "-"
 
-    @admin.action(description="Evaluate (test split of an evaluation set, GPU queue)")
+    @admin_action(permission="training.start_training", description="Evaluate (test split of an evaluation set, GPU queue)")
     def evaluate(self, request, queryset):
-        if not request.user.has_perm("training.start_training"):
-            messages.error(request, "Only ML staff may start evaluations.")
-            return None
         form = LeganEvaluateForm(request.POST if "pairs_manifest" in request.POST else None)
         if form.is_bound and form.is_valid():
             for version in queryset:

@@ -18,12 +18,13 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.module_loading import import_string
 
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_enqueue
-from ratings_site.studies.errors import ServiceError
+from ratings_site.jobs.runner import JobContext
+from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion
-from .runner import JobContext
+from .services import Q_COPY, run_copy_once, storage_local_copy
 
 NOT_A_LEGAN_JOB = "Job #{job} is not a LEGAN training job."
 LEGAN_JOB_ENDED = "LEGAN job #{job} ended {status}: nothing to evaluate."
@@ -31,7 +32,6 @@ NO_MANIFEST = "The pairs manifest {path} does not exist: give an evaluation set 
 NO_TARGET = "Say which LEGAN version to evaluate, or which LEGAN job to evaluate after."
 BAD_INPUT = "Evaluation refused: {detail}"
 EVAL_DIR = "evaluation"
-Q_COPY = "quality.pt"
 
 
 class EvaluationStopped(Exception):
@@ -83,9 +83,6 @@ def legan_evaluation_start(*, pairs_manifest: str, version: LeganModelVersion | 
                            after_job: Job | None = None, user=None) -> Job:
     """Queue an evaluation of `version`, or of the version `after_job` (LEGAN training) will
     make; such a job waits, and starts (or fails) when the training ends."""
-    from .services import storage_local_copy
-    from .tasks import evaluate_legan_task
-
     manifest = _manifest_check(pairs_manifest)
     if after_job is not None:
         if after_job.kind != Job.Kind.TRAIN_LEGAN:
@@ -93,42 +90,22 @@ def legan_evaluation_start(*, pairs_manifest: str, version: LeganModelVersion | 
         if after_job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
             raise ServiceError(LEGAN_JOB_ENDED.format(job=after_job.pk, status=after_job.status), code="bad_chain")
         version = LeganModelVersion.objects.filter(job=after_job).first()
-        if version is None:  # released by the LEGAN job when it ends
-            return job_create(kind=Job.Kind.EVALUATE_LEGAN, params={"pairs_manifest": manifest, "after_job": after_job.pk},
-                              user=user)
+        if version is None:  # released by the runner when the LEGAN job ends (evaluation_release)
+            return job_queue(kind=Job.Kind.EVALUATE_LEGAN, params={"pairs_manifest": manifest}, user=user,
+                             after_job=after_job)
     if version is None:
         raise ServiceError(NO_TARGET, code="no_version")
     with storage_local_copy(version.checkpoint.name) as checkpoint:
         legan_evaluation_preflight(checkpoint=checkpoint, pairs_manifest=manifest)
-    job = job_create(kind=Job.Kind.EVALUATE_LEGAN, params={"pairs_manifest": manifest, "version": version.pk}, user=user)
-    return job_enqueue(job=job, task=evaluate_legan_task)
+    return job_queue(kind=Job.Kind.EVALUATE_LEGAN, params={"pairs_manifest": manifest, "version": version.pk}, user=user)
 
 
-def legan_evaluations_release(*, legan_job: Job, version: LeganModelVersion | None) -> list[int]:
-    """A LEGAN job ended: start the evaluations waiting for it, or fail them if it made no model."""
-    from ratings_site.jobs.services import job_fail
-
-    from .tasks import evaluate_legan_task
-
-    released = []
-    for waiting in Job.objects.filter(kind=Job.Kind.EVALUATE_LEGAN, status=Job.Status.QUEUED, params__after_job=legan_job.pk):
-        if version is None:
-            job_fail(job_id=waiting.pk, exc=RuntimeError(LEGAN_JOB_ENDED.format(job=legan_job.pk, status=legan_job.status)))
-            continue
-        waiting.params = {**waiting.params, "version": version.pk}
-        waiting.save(update_fields=["params"])
-        job_enqueue(job=waiting, task=evaluate_legan_task)
-        released.append(waiting.pk)
-    return released
-
-
-def _local_copy(field, target: Path) -> str:
-    """A stored file copied beside the run once (a resumed job reads the very same bytes)."""
-    if not target.exists():
-        with field.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        target.with_suffix(".tmp").replace(target)
-    return str(target)
+def evaluation_release(waiting: Job, legan_job: Job) -> dict:
+    """The LEGAN job an evaluation waits for ended: evaluate the version it made."""
+    version = LeganModelVersion.objects.filter(job=legan_job).first()
+    if version is None:
+        raise ServiceError(LEGAN_JOB_ENDED.format(job=legan_job.pk, status=legan_job.status), code="bad_chain")
+    return {"version": version.pk}
 
 
 def legan_evaluate_body(context: JobContext) -> dict:
@@ -136,8 +113,8 @@ def legan_evaluate_body(context: JobContext) -> dict:
 
     job = context.job
     version = LeganModelVersion.objects.select_related("quality_version").get(pk=job.params["version"])
-    checkpoint = _local_copy(version.checkpoint, context.run_dir / f"legan-v{version.number}.pt")
-    q_checkpoint = _local_copy(version.quality_version.checkpoint, context.run_dir / Q_COPY) if version.quality_version else None
+    checkpoint = run_copy_once(version.checkpoint, context.run_dir / f"legan-v{version.number}.pt")
+    q_checkpoint = run_copy_once(version.quality_version.checkpoint, context.run_dir / Q_COPY) if version.quality_version else None
     out_dir = context.run_dir / EVAL_DIR
     shutil.rmtree(out_dir, ignore_errors=True)  # an evaluation is short: a re-delivered job starts it over
     out_dir.mkdir(parents=True)

@@ -7,19 +7,18 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
 
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_enqueue
-from ratings_site.studies.errors import ServiceError
+from ratings_site.jobs.runner import JobContext
+from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion, QualityModelVersion
-from .runner import JobContext
+from .services import Q_COPY, run_copy_once, storage_local_copy
 
-Q_COPY = "quality.pt"
 Q_JOB_NOT_Q = "Job #{job} is not a Q training job."
 Q_JOB_ENDED = "Q job #{job} ended {status}: nothing to chain LEGAN after."
 NO_CURRENT_LEGAN = "No LEGAN version is marked current yet: train LEGAN first."
@@ -49,62 +48,39 @@ def legan_training_start(*, config: dict, quality_version: QualityModelVersion |
         if after_job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
             raise ServiceError(Q_JOB_ENDED.format(job=after_job.pk, status=after_job.status), code="bad_chain")
         made = QualityModelVersion.objects.filter(job=after_job).first()
-        if made is None:
-            params["after_job"] = after_job.pk
-            return job_create(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user)  # released by the Q job
+        if made is None:  # released by the runner when the Q job ends (legan_release)
+            return job_queue(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user, after_job=after_job)
         quality_version = made
     if quality_version is None and parsed.loss.lambda_qual > 0:
         quality_version = QualityModelVersion.objects.filter(is_current=True).first()
         if quality_version is None:
             raise ServiceError("The quality loss needs a Q version: train Q first or chain after a Q job.", code="no_q")
     params["quality_version"] = quality_version.pk if quality_version else None
-    from .tasks import train_legan_task
-
-    return job_enqueue(job=job_create(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user), task=train_legan_task)
+    return job_queue(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user)
 
 
-def legan_jobs_release(*, q_job: Job, version: QualityModelVersion | None) -> list[int]:
-    """A Q job ended: start the LEGAN jobs waiting for it, or fail them if it made no model."""
-    from ratings_site.jobs.services import job_fail
-
-    from .tasks import train_legan_task
-
-    released = []
-    for waiting in Job.objects.filter(kind=Job.Kind.TRAIN_LEGAN, status=Job.Status.QUEUED, params__after_job=q_job.pk):
-        if version is None:
-            job_fail(job_id=waiting.pk, exc=RuntimeError(Q_JOB_ENDED.format(job=q_job.pk, status=q_job.status)))
-            continue
-        waiting.params = {**waiting.params, "quality_version": version.pk}
-        waiting.save(update_fields=["params"])
-        job_enqueue(job=waiting, task=train_legan_task)
-        released.append(waiting.pk)
-    return released
-
-
-def _quality_copy(version: QualityModelVersion | None, run_dir: Path) -> str | None:
-    """Q's weights beside the run, copied once so a resumed run uses the very same Q."""
+def legan_release(waiting: Job, q_job: Job) -> dict:
+    """The Q job a LEGAN job waits for ended: train on the Q version it made."""
+    version = QualityModelVersion.objects.filter(job=q_job).first()
     if version is None:
-        return None
-    target = run_dir / Q_COPY
-    if not target.exists():
-        with version.checkpoint.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        target.with_suffix(".tmp").replace(target)
-    return str(target)
+        raise ServiceError(Q_JOB_ENDED.format(job=q_job.pk, status=q_job.status), code="bad_chain")
+    return {"quality_version": version.pk}
 
 
 def legan_train_body(context: JobContext) -> dict:
-    from legan.checkpoint import list_checkpoints
     from legan.config import TrainConfig, validate
     from legan.train import train
+    from runkit.checkpoints import list_checkpoints
+    from runkit.runs import CHECKPOINTS_DIR
 
     job = context.job
     version_id = job.params.get("quality_version")
     q_version = QualityModelVersion.objects.get(pk=version_id) if version_id else None
-    config = TrainConfig.from_dict({**job.params["config"], "q_checkpoint": _quality_copy(q_version, context.run_dir),
+    q_checkpoint = run_copy_once(q_version.checkpoint, context.run_dir / Q_COPY) if q_version else None
+    config = TrainConfig.from_dict({**job.params["config"], "q_checkpoint": q_checkpoint,
                                     "progress": False})
     validate(config)
-    resumed = list_checkpoints(context.run_dir)
+    resumed = list_checkpoints(context.run_dir / CHECKPOINTS_DIR)
     result = train(config, run_dir=context.run_dir, resume=bool(resumed), on_progress=context.on_progress,
                    should_stop=context.should_stop)
     version = legan_version_create(job=job, checkpoint=result.checkpoint_path, config=config.to_dict(),
@@ -115,7 +91,7 @@ def legan_train_body(context: JobContext) -> dict:
 
 def legan_plots(run_dir: Path) -> list[Path]:
     """The loss plot and the newest sample grid (input, targets, M_e / M_l heat maps)."""
-    from legan.run_dir import PLOT_NAME, SAMPLES_DIR
+    from runkit.runs import PLOT_NAME, SAMPLES_DIR
 
     found = [run_dir / PLOT_NAME] if (run_dir / PLOT_NAME).exists() else []
     grids = sorted((run_dir / SAMPLES_DIR).glob("*.png"))
@@ -142,8 +118,6 @@ def legan_version_create(*, job, checkpoint: Path, config: dict, metrics: dict, 
 def legan_generator_load(version_id: int):
     from legan.checkpoint import load_generator
 
-    from .services import storage_local_copy
-
     version = LeganModelVersion.objects.get(pk=version_id)
     with storage_local_copy(version.checkpoint.name) as path:
         return load_generator(Path(path))
@@ -159,6 +133,7 @@ def legan_edit_upload(*, data: bytes, expression: str, lighting: str, version: L
     from faces.landmarks import get_landmark_detector
     from legan.samples import to_uint8
     from legan.synthesis import SynthesisError, class_index, translate
+    from runkit.contract import model_input
     from PIL import Image as PILImage
 
     from .services import NO_FACE, NOT_AN_IMAGE, uploaded_image_check
@@ -181,8 +156,9 @@ def legan_edit_upload(*, data: bytes, expression: str, lighting: str, version: L
         face = get_landmark_detector("auto").detect(image)
     except FaceAnalysisError as exc:
         raise ServiceError(NO_FACE.format(reason=getattr(exc, "reason", str(exc))), code="no_face", status=422)
-    aligned, _ = align_face(image, face.landmarks, size=config.image_size)
-    x = torch.from_numpy(np.ascontiguousarray(aligned)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    contract = G.input_contract  # checked against the checkpoint's config by load_generator
+    aligned, _ = align_face(image, face.landmarks, size=contract.size)
+    x = model_input(aligned, contract)[None]  # the tensor generate's CLI and training make
     out = translate(G, x, torch.tensor([e]), torch.tensor([l_]))
     buffer = io.BytesIO()
     PILImage.fromarray(to_uint8(out.images[:1])[0]).save(buffer, format="PNG")

@@ -10,10 +10,10 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
 
+from ratings_site.jobs.runner import JobContext
 from ratings_site.labels.services import export_bytes, labels_frame
 
 from .models import QualityModelVersion
-from .runner import JobContext
 
 LABELS_FILE = "labels.csv"
 
@@ -42,13 +42,14 @@ def quality_config(params: dict, labels_path: Path):
 
 
 def quality_train_body(context: JobContext) -> dict:
-    from quality.checkpoint import latest_checkpoint
     from quality.train import train
+    from runkit.checkpoints import latest_checkpoint
+    from runkit.runs import CHECKPOINTS_DIR
 
     job = context.job
     data_hash = labels_snapshot_write(job.study, context.run_dir)
     config = quality_config(job.params.get("config", {}), context.run_dir / LABELS_FILE)
-    resumed_from = latest_checkpoint(context.run_dir)
+    resumed_from = latest_checkpoint(context.run_dir / CHECKPOINTS_DIR)
     result = train(
         config, run_dir=context.run_dir, resume=resumed_from is not None,
         on_progress=context.on_progress, should_stop=context.should_stop,

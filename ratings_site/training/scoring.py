@@ -1,11 +1,11 @@
 """Scoring a study's images with a chosen Q version (a GPU-queue job)."""
 from __future__ import annotations
 
+from ratings_site.jobs.runner import JobContext
 from ratings_site.catalog.models import Image
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .models import ImageScore, QualityModelVersion
-from .runner import JobContext
 from .services import face_prepare_for_quality, quality_model_load
 
 CHUNK = 64
@@ -18,7 +18,7 @@ def study_images(study) -> list[int]:
 
 
 def quality_score_body(context: JobContext) -> dict:
-    from quality.score import score_images
+    from quality.score import input_contract, score_images
 
     job = context.job
     version = QualityModelVersion.objects.get(pk=job.params["version"])
@@ -28,13 +28,13 @@ def quality_score_body(context: JobContext) -> dict:
     total = len(todo) + len(done)
     for start in range(0, len(todo), CHUNK):
         if context.should_stop():
-            from quality.train import TrainingStopped
+            from runkit.loop import TrainingStopped
 
             raise TrainingStopped(len(done), None)
         faces, ids, failures = [], [], []
         for image in Image.objects.filter(pk__in=todo[start : start + CHUNK]):
             try:
-                faces.append(face_prepare_for_quality(image.file.read()))
+                faces.append(face_prepare_for_quality(image.file.read(), input_contract(model)))
                 ids.append(image.pk)
             except ServiceError as exc:
                 failures.append(ImageScore(image=image, version=version, score=None, reason=exc.message[:200]))

@@ -11,10 +11,10 @@ import numpy as np
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.models import Job
-from ratings_site.jobs.services import job_create, job_enqueue
+from ratings_site.jobs.services import job_queue
 from ratings_site.labels.models import Label
-from ratings_site.studies.errors import ServiceError
 
 from .models import QualityModelVersion
 
@@ -35,10 +35,7 @@ def quality_training_start(*, study, user=None, config: dict | None = None) -> J
         TrainConfig.from_dict({**config, "labels": "labels.csv"}).validate()
     except (ConfigError, TypeError, ValueError) as exc:
         raise ServiceError(BAD_CONFIG.format(detail=exc), code="bad_config")
-    job = job_create(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config}, user=user)
-    from .tasks import train_quality_task
-
-    return job_enqueue(job=job, task=train_quality_task)
+    return job_queue(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config}, user=user)
 
 
 def quality_version_make_current(*, version: QualityModelVersion) -> QualityModelVersion:
@@ -62,6 +59,19 @@ def storage_local_copy(name: str):
         shutil.copyfileobj(src, tmp)
         tmp.flush()
         yield tmp.name
+
+
+Q_COPY = "quality.pt"
+
+
+def run_copy_once(field, target: Path) -> str:
+    """A stored file copied beside a job's run once: a resumed job reads the very same bytes
+    (a LEGAN run keeps the Q it started with even if Q's current version changes)."""
+    if not target.exists():
+        with field.open("rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        target.with_suffix(".tmp").replace(target)
+    return str(target)
 
 
 @lru_cache(maxsize=2)
@@ -92,34 +102,31 @@ def uploaded_image_check(data: bytes) -> None:
         raise ServiceError(exc.messages[0], code="not_an_image")
 
 
-def face_prepare_for_quality(data: bytes) -> np.ndarray:
-    """The canonical preprocessing: the aligned, landmark-masked 128x128 face Q reads."""
+def face_prepare_for_quality(data: bytes, contract=None) -> np.ndarray:
+    """The face Q reads, prepared as its checkpoint's input contract says (the CLI's --prepare
+    goes through the same quality.score.prepare_face); Q's default contract without one."""
     from faces.errors import FaceAnalysisError, UnreadableImageError
-    from faces.io import load_rgb
-    from faces.pipeline import prepare_masked_face
+    from quality.score import prepare_face
+    from runkit.contract import InputContract
 
     try:
-        image = load_rgb(data)
+        return prepare_face(data, contract or InputContract(size=128, mask="hull"))
     except UnreadableImageError as exc:
         raise ServiceError(NOT_AN_IMAGE.format(detail=exc), code="not_an_image")
-    try:
-        return prepare_masked_face(image).image
     except FaceAnalysisError as exc:
         raise ServiceError(NO_FACE.format(reason=getattr(exc, "reason", str(exc))), code="no_face", status=422)
 
 
 def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = None) -> tuple[float, QualityModelVersion]:
-    from quality.score import score_images
+    from quality.score import input_contract, score_images
 
     uploaded_image_check(data)
     version = version or quality_current()
-    face = face_prepare_for_quality(data)
-    [score] = score_images(quality_model_load(version.pk), [face])
+    model = quality_model_load(version.pk)
+    face = face_prepare_for_quality(data, input_contract(model))
+    [score] = score_images(model, [face])
     return float(score), version
 
 
 def quality_scoring_start(*, study, version: QualityModelVersion, user=None) -> Job:
-    job = job_create(kind=Job.Kind.SCORE_Q, study=study, params={"version": version.pk}, user=user)
-    from .tasks import score_quality_task
-
-    return job_enqueue(job=job, task=score_quality_task)
+    return job_queue(kind=Job.Kind.SCORE_Q, study=study, params={"version": version.pk}, user=user)

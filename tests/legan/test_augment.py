@@ -13,7 +13,8 @@ from skimage.data import astronaut
 from legan.augment import white_balance as wb
 from legan.augment.colorize_artifacts import load_generator
 from legan.augment.colorize_model import ColorizeNetConfig, PatchDiscriminator, UNetGenerator, rgb_to_grey
-from legan.augment.colorize_train import ColorizeTrainConfig, TrainingStopped, dry_run, evaluate_l1, main, train
+from legan.augment.colorize_train import ColorizeTrainConfig, dry_run, evaluate_l1, main, train
+from runkit.loop import TrainingStopped
 from legan.augment.colorize_data import ColourFaceFolder
 from legan.augment.random_augment import AugmentConfig, RandomAugment
 from legan.augment.recolor import Recolorizer
@@ -169,7 +170,7 @@ def test_training_reduces_l1_and_writes_run_artifacts(colour_folder, tmp_path):
     assert len((run / "stats.jsonl").read_text().splitlines()) == 2
     assert json.loads((run / "config.json").read_text())["net"]["ngf"] == 8
     assert (run / "samples" / "step_0000080.png").is_file() and (run / "plots" / "losses.png").is_file()
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000040.pt", "step_0000080.pt"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["checkpoint-00000040.pt", "checkpoint-00000080.pt"]
     generator = load_generator(run / "generator.pt")
     assert not generator.training and evaluate_l1(generator, ColourFaceFolder(colour_folder, 32), torch.device("cpu")) == pytest.approx(result.metrics["l1_train"], rel=1e-5)
     with pytest.raises(FileExistsError, match="already holds a run"):
@@ -196,7 +197,7 @@ def test_should_stop_saves_and_raises(colour_folder, tmp_path):
                                  sample_every=100, net=ColorizeNetConfig(**TINY))
     with pytest.raises(TrainingStopped):
         train(config, run_dir=tmp_path / "run", should_stop=lambda: True)
-    assert (tmp_path / "run" / "checkpoints" / "step_0000001.pt").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-00000001.pt").is_file()
 
 
 def test_cli_dry_run_and_bad_options(colour_folder, tmp_path, capsys):

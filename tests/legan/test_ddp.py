@@ -8,7 +8,7 @@ import torch
 import torch.multiprocessing as mp
 
 from legan import build
-from legan.run_dir import read_stats
+from runkit.runs import read_stats
 from tests.legan import ddp_worker
 from tests.legan.core_fixtures import tiny_config
 

@@ -36,7 +36,7 @@ def checkpoint(evalset, tmp_path_factory):
 
 
 def test_training_records_validation_of_held_out_pairs(checkpoint):
-    from legan.run_dir import read_stats
+    from runkit.runs import read_stats
 
     stats = read_stats(checkpoint.run_dir / "stats.jsonl")
     assert [s["iteration"] for s in stats] == [1, 2]

@@ -109,3 +109,21 @@ def test_module_entry_point_runs(tmp_path, checkpoint, faces):
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "face3__neutral__front.png").is_file()
+
+
+def test_checkpoints_carry_an_input_contract_that_loading_enforces(tmp_path, checkpoint):
+    from legan.checkpoint import load_generator
+    from runkit.contract import ContractError, InputContract
+
+    G, config = load_generator(checkpoint)
+    assert G.input_contract == InputContract(size=SIZE, mask="none")
+    payload = torch.load(checkpoint, weights_only=False)
+    old = tmp_path / "old.pt"
+    torch.save({k: v for k, v in payload.items() if k != "input_contract"}, old)  # before contracts
+    assert load_generator(old)[0].input_contract == InputContract(size=SIZE, mask="none")
+    wrong = tmp_path / "wrong.pt"
+    torch.save({**payload, "input_contract": InputContract(size=SIZE * 2).to_dict()}, wrong)
+    with pytest.raises(ContractError, match="size"):
+        load_generator(wrong)
+    assert main(["translate", "--checkpoint", str(wrong), "--images", str(tmp_path), "--expression", "smile",
+                 "--lighting", "left", "--out", str(tmp_path / "out")]) != 0

@@ -12,15 +12,16 @@ from torch import nn
 from legan import build
 from legan.arch import ModelConfig
 from legan.checkpoint import load_checkpoint, load_generator
+from legan.checkpoint import load_stargan_v2 as load_translator
 from legan.config import ConfigError
 from legan.generate import main as generate_main
-from legan.run_dir import read_stats
-from legan.stargan_v2 import StarGANv2Options, StarGANv2Translator, load_translator
+from runkit.runs import read_stats
+from legan.stargan_v2 import StarGANv2Options, StarGANv2Translator
 from legan.stargan_v2.loss import StarGANv2Loss, adversarial_loss, r1_penalty
 from legan.stargan_v2.networks import Discriminator, Generator, MappingNetwork, StyleEncoder
 from legan.stargan_v2.references import ReferenceSampler
 from legan.stargan_v2.train import build_v2_networks, diversity_weight, train, update_ema
-from legan.train import TrainingStopped
+from runkit.loop import TrainingStopped
 from legan.train_cli import main as cli_main
 from tests.legan.core_fixtures import EXPRESSIONS, LIGHTINGS, SIZE, TinyFaceDataset, tiny_config
 

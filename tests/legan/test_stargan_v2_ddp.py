@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from legan.run_dir import read_stats
+from runkit.runs import read_stats
 
 WORLD = 2
 

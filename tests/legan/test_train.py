@@ -8,11 +8,13 @@ import torch
 from PIL import Image
 
 from legan import build
-from legan.checkpoint import latest_checkpoint, load_checkpoint
+from legan.checkpoint import load_checkpoint
+from runkit.checkpoints import latest_checkpoint
 from legan.config import ConfigError
 from legan.loss import LeganLoss, LossConfig
-from legan.run_dir import read_stats
-from legan.train import TrainingStopped, train
+from runkit.runs import read_stats
+from legan.train import train
+from runkit.loop import TrainingStopped
 from legan.train_cli import main as cli_main
 from tests.legan.core_fixtures import SIZE, TinyFaceDataset, tiny_config, tiny_identity_net, tiny_quality_net
 
@@ -48,6 +50,8 @@ def test_run_folder_holds_config_stats_plots_samples_and_checkpoint(tmp_path, da
     payload = load_checkpoint(result.checkpoint_path)
     assert {"G", "D", "opt_G", "opt_D", "iteration", "config", "rng"} <= set(payload)
     assert payload["iteration"] == 4
+    assert payload["input_contract"] == {"size": SIZE, "colour": "rgb", "normalisation": "minus_one_to_one",
+                                         "mask": "none"}
 
 
 def _states_equal(a: dict, b: dict) -> bool:

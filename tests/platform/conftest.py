@@ -26,7 +26,7 @@ def _celery_eager(request):
 def researcher(django_user_model):
     from django.contrib.auth.models import Group
 
-    from ratings_site.jobs.groups import RESEARCHERS, groups_ensure
+    from ratings_site.core.permissions import RESEARCHERS, groups_ensure
 
     groups_ensure()
     user = django_user_model.objects.create_user("rita", password="pw-rita-123", is_staff=True)
@@ -38,7 +38,7 @@ def researcher(django_user_model):
 def ml_staff(django_user_model):
     from django.contrib.auth.models import Group
 
-    from ratings_site.jobs.groups import ML_STAFF, groups_ensure
+    from ratings_site.core.permissions import ML_STAFF, groups_ensure
 
     groups_ensure()
     user = django_user_model.objects.create_user("mel", password="pw-mel-123", is_staff=True)

@@ -19,7 +19,7 @@ from ratings_site.marketplace import clients
 from ratings_site.marketplace.models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
 from ratings_site.marketplace.services import production_launch_confirm, publish_resume, submissions_sync
 from ratings_site.marketplace.testing import FAKE_AWS_ENV, MTurkDouble, double_client_factory
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
 from ratings_site.studies.services import study_launch
 

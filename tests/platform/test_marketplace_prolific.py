@@ -10,7 +10,7 @@ from ratings_site.labels.services import labels_compute
 from ratings_site.marketplace import clients
 from ratings_site.marketplace.models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
 from ratings_site.marketplace.services import cost_sheet, submissions_sync
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
 from ratings_site.studies.services import study_launch, study_pause
 from tests.prolific.fake_prolific import FakeProlific

@@ -14,10 +14,10 @@ from ratings_site.catalog.models import Image, Source
 from ratings_site.catalog.services import image_create
 from ratings_site.jobs.models import Job
 from ratings_site.preprocessing.analysis import AnalysisOptions, faces_analyse, faces_analysis_start
-from ratings_site.preprocessing.jobrun import preprocessing_jobs_resume_stale
+from ratings_site.jobs.sweep import jobs_sweep
 from ratings_site.preprocessing.masking import display_faces_write
 from ratings_site.preprocessing.models import FaceAnalysis
-from ratings_site.jobs.groups import groups_ensure
+from ratings_site.core.permissions import groups_ensure
 
 from .factories import png_bytes
 
@@ -164,15 +164,16 @@ def test_analysis_job_reports_progress_and_a_silent_job_resumes(django_capture_o
     faces_analyse(image_ids=[more["noise"]], options=DLIB_ONLY)
     with django_capture_on_commit_callbacks(execute=True):
         silent = faces_analysis_start(image_ids=list(more.values()), options={"landmarks": "dlib", "features": "dlib"})
+    an_hour_ago = timezone.now() - timedelta(hours=1)
     Job.objects.filter(pk=silent.pk).update(status=Job.Status.RUNNING, finished_at=None, attempts=1, result={},
-                                            heartbeat_at=timezone.now() - timedelta(hours=1))
+                                            sent_at=an_hour_ago, heartbeat_at=an_hour_ago)
     FaceAnalysis.objects.filter(image_id=more["astronaut"]).delete()
-    assert preprocessing_jobs_resume_stale() == [silent.pk]
+    assert jobs_sweep().resent == [silent.pk]
     silent.refresh_from_db()
     assert silent.status == Job.Status.SUCCEEDED and silent.attempts == 2
     assert silent.result["skipped_already_done"] == 2 and silent.result["ok"] == 2
     assert FaceAnalysis.objects.filter(image_id__in=more.values()).count() == 3
-    assert preprocessing_jobs_resume_stale() == []  # finished jobs are never re-sent
+    assert jobs_sweep().resent == []  # finished jobs are never re-sent
 
 
 @pytest.mark.django_db
@@ -231,8 +232,8 @@ def test_a_killed_worker_leaves_a_job_that_another_worker_finishes(tmp_path, set
     if connection.vendor == "sqlite":
         pytest.skip("a worker process needs a database server (set DATABASE_URL to PostgreSQL)")
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.TRAINING_HEARTBEAT_STALE_SECONDS = 2
-    env = {"TRAINING_HEARTBEAT_STALE_SECONDS": "2"}
+    settings.JOB_HEARTBEAT_STALE_SECONDS = 2
+    env = {"JOB_HEARTBEAT_STALE_SECONDS": "2"}
     source, _ = Source.objects.get_or_create(slug="stylegan", defaults={"name": "StyleGAN"})
     photo = skdata.astronaut()
     ids = [image_create(name=f"crop{k}.png", data=encode_png(photo[10 + 4 * k : 300 + 4 * k, 110:390]), source=source).image_id
@@ -254,7 +255,7 @@ def test_a_killed_worker_leaves_a_job_that_another_worker_finishes(tmp_path, set
 
     second = worker_start(tmp_path / "w2.log", extra_env=env)
     try:
-        resent = wait_for(lambda: preprocessing_jobs_resume_stale(), timeout=20, what="the silent job to go stale")
+        resent = wait_for(lambda: jobs_sweep().resent, timeout=20, what="the silent job to go stale")
         assert resent == [job.pk]
         done = wait_for(lambda: Job.objects.filter(pk=job.pk, status=Job.Status.SUCCEEDED).first(), timeout=60, what="the resumed job")
     finally:

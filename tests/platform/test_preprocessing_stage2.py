@@ -16,10 +16,10 @@ from ratings_site.jobs.models import Job
 from ratings_site.labels.models import Label
 from ratings_site.labels.services import export_job_start
 from ratings_site.preprocessing.models import FaceAnalysis, Stage2Run, SvmModelVersion
-from ratings_site.jobs.groups import groups_ensure
+from ratings_site.core.permissions import groups_ensure
 from ratings_site.preprocessing.stage2 import stage2_start
 from ratings_site.preprocessing.svm import svm_options, svm_train, svm_training_start
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import BatchItem, Study
 from ratings_site.studies.sampling import study_sample_plan
 from ratings_site.studies.services import assignment_allocate, assignment_submit, item_next, rating_submit, study_launch

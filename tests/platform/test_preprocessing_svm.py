@@ -13,11 +13,11 @@ from ratings_site.catalog.models import Image
 from ratings_site.jobs.models import Job
 from ratings_site.labels.models import Label
 from ratings_site.preprocessing.models import FaceAnalysis, SvmModelVersion, SvmScore
-from ratings_site.jobs.groups import groups_ensure
+from ratings_site.core.permissions import groups_ensure
 from ratings_site.preprocessing.selection import selection_params
 from ratings_site.preprocessing.svm import svm_apply, svm_apply_start, svm_options, svm_train, svm_training_start
 from ratings_site.preprocessing.svm_fit import SvmOptions, bin_means, split_sizes
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Study
 
 from .factories import make_images

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from ratings_site.studies import errors
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, BatchItem, Study
 from ratings_site.studies.sampling import study_sample_plan
 from ratings_site.studies.services import (
@@ -241,3 +241,19 @@ def test_finished_rater_cannot_rate_again(assignment):
     with pytest.raises(ServiceError) as info:
         rating_submit(assignment=done, item_id=item.pk, score=3)
     assert info.value.message == errors.ASSIGNMENT_FINISHED
+
+
+@pytest.mark.django_db
+def test_study_create_validates_before_writing(django_user_model):
+    from django.core.exceptions import ValidationError
+
+    from ratings_site.catalog.models import Source
+    from ratings_site.studies.services import study_create
+
+    source, _ = Source.objects.get_or_create(slug="stylegan", defaults={"name": "StyleGAN"})
+    owner = django_user_model.objects.create_user("owner", password="pw-owner-123")
+    study = study_create(name="Stage I", sample_size=6, n_batches=2, raters_per_batch=3, sources=[source], user=owner)
+    assert study.status == Study.Status.DRAFT and study.created_by == owner and list(study.sources.all()) == [source]
+    with pytest.raises(ValidationError):
+        study_create(name="", sample_size=6, n_batches=2)
+    assert Study.objects.count() == 1

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from legan.data.pairs import build_evalset
 from ratings_site.jobs.models import Job
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.training.evaluate_jobs import legan_evaluation_start
 from ratings_site.training.legan_jobs import legan_training_start, legan_version_create
 from ratings_site.training.models import LeganModelVersion
@@ -145,10 +145,10 @@ def test_a_chained_evaluation_fails_with_its_training(runs_root, evalset):
     legan_job = Job.objects.create(kind=Job.Kind.TRAIN_LEGAN, status=Job.Status.QUEUED)
     evaluation = legan_evaluation_start(pairs_manifest=str(evalset.root), after_job=legan_job)
     from ratings_site.jobs.services import job_fail
-    from ratings_site.training.runner import _release_chained
+    from ratings_site.jobs.runner import jobs_release_after
 
     job_fail(job_id=legan_job.pk, exc=RuntimeError("out of memory"))
-    _release_chained(legan_job.pk)
+    jobs_release_after(legan_job.pk)
     evaluation.refresh_from_db()
     assert evaluation.status == Job.Status.FAILED and f"LEGAN job #{legan_job.pk} ended failed" in evaluation.error
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from skimage import data as skdata
 
 from ratings_site.jobs.models import Job
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.training.legan_jobs import legan_training_start
 from ratings_site.training.models import LeganModelVersion, QualityModelVersion
 from ratings_site.training.services import quality_training_start

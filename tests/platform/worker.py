@@ -32,7 +32,8 @@ def broker_purge() -> None:
                 pass
 
 
-def worker_start(log_path: Path, queues: str = "celery", extra_env: dict | None = None) -> subprocess.Popen:
+def worker_start(log_path: Path, queues: str = "celery", extra_env: dict | None = None,
+                 extra_args: list[str] | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -44,6 +45,7 @@ def worker_start(log_path: Path, queues: str = "celery", extra_env: dict | None 
     command = [
         sys.executable, "-m", "celery", "-A", "ratings_site", "worker", "-P", "solo", "-Q", queues, "-l", "info",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h",
+        *(extra_args or []),
     ]
     log = open(log_path, "w")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from quality.data import QualityDataset, random_mirror
-from quality.images import QualityImageError
+from faces.errors import UnreadableImageError
 from quality.labels import load_labels
 from tests.quality.conftest import write_rgb
 
@@ -28,7 +28,7 @@ def test_corrupt_image_error_names_the_file(tmp_path):
     (tmp_path / "labels.csv").write_text("image_path,mu,sigma\ngood.png,5,1\nbad.png,5,1\n")
     ds = QualityDataset(load_labels(tmp_path / "labels.csv"), image_size=32)
     ds[0]
-    with pytest.raises(QualityImageError, match="Cannot read image file .*bad.png"):
+    with pytest.raises(UnreadableImageError, match="could not decode image file .*bad.png"):
         ds[1]
 
 

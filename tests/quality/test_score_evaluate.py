@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from quality.evaluate import main as evaluate_main
-from quality.images import load_rgb, to_tensor
+from faces.io import load_rgb
+from runkit.contract import to_tensor
 from quality.score import main as score_main, score_images
 from quality.train import train
 from tests.quality.conftest import tiny_train_config

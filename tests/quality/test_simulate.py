@@ -49,7 +49,8 @@ def test_stronger_degradation_gives_lower_mean_rating(astronaut_faces, tmp_path)
 
 @pytest.mark.parametrize("kind", sorted(DEGRADATIONS))
 def test_each_degradation_changes_the_face_more_when_stronger(astronaut_faces, kind):
-    from quality.images import fit_to_size, load_rgb
+    from faces.io import load_rgb
+    from runkit.contract import fit_to_size
 
     face = fit_to_size(load_rgb(astronaut_faces[0].path), 64)
     diffs = []

@@ -3,9 +3,11 @@ import json
 import pytest
 import torch
 
-from quality.checkpoint import latest_checkpoint, load_checkpoint, load_quality_model
+from quality.checkpoint import load_checkpoint, load_quality_model
+from runkit.checkpoints import latest_checkpoint
 from quality.config import ConfigError
-from quality.train import TrainingStopped, dry_run, train
+from quality.train import dry_run, train
+from runkit.loop import TrainingStopped
 from tests.quality.conftest import tiny_train_config
 
 
@@ -27,6 +29,7 @@ def test_training_run_leaves_a_complete_artifact(sim_export, tmp_path):
     assert progress[-1][:2] == (8, 8)
     ckpt = load_checkpoint(result.checkpoint_path)
     assert ckpt["step"] == 8 and {"model", "optimizer", "scheduler", "rng", "train_config"} <= set(ckpt)
+    assert ckpt["input_contract"] == {"size": 32, "colour": "rgb", "normalisation": "minus_one_to_one", "mask": "hull"}
     model = load_quality_model(result.checkpoint_path)
     assert not model.training
     # offset = training-split mean rating
@@ -66,7 +69,7 @@ def test_should_stop_raises_and_leaves_a_checkpoint(sim_export, tmp_path):
     path, _, _ = sim_export
     with pytest.raises(TrainingStopped):
         train(tiny_train_config(path), run_dir=tmp_path / "run", should_stop=lambda: True)
-    ckpt = latest_checkpoint(tmp_path / "run")
+    ckpt = latest_checkpoint(tmp_path / "run" / "checkpoints")
     assert ckpt is not None and load_checkpoint(ckpt)["step"] == 0
 
 
@@ -74,7 +77,7 @@ def test_existing_run_needs_resume_and_the_same_config(sim_export, tmp_path):
     path, _, _ = sim_export
     with pytest.raises(TrainingStopped):
         train(tiny_train_config(path), run_dir=tmp_path / "run", should_stop=lambda: True)
-    with pytest.raises(ConfigError, match="pass resume=True"):
+    with pytest.raises(ConfigError, match="already holds checkpoints"):
         train(tiny_train_config(path), run_dir=tmp_path / "run")
     with pytest.raises(ConfigError, match="differs in lr"):
         train(tiny_train_config(path, lr=0.5), run_dir=tmp_path / "run", resume=True)
@@ -90,7 +93,7 @@ def test_dry_run_validates_and_takes_no_step(sim_export, tmp_path):
 
 
 def test_cli_dry_run_prints_parameter_count(sim_export, capsys):
-    from quality.cli_train import main
+    from quality.train_cli import main
 
     path, _, _ = sim_export
     assert main(["--labels", str(path), "--dry-run", "--channels", "4", "--depth", "3"]) == 0

@@ -23,8 +23,8 @@ from ratings_site.demo.raters import SimulatedRater, rater_run
 from ratings_site.env import VAR_DIR
 from ratings_site.jobs.models import Job
 from ratings_site.labels.services import export_job_start
-from ratings_site.studies.models import BatchItem, Study
-from ratings_site.studies.services import study_launch
+from ratings_site.studies.models import BatchItem
+from ratings_site.studies.services import study_create, study_launch
 
 DEMO_USER, DEMO_PASSWORD = "admin", "admin-demo"
 
@@ -100,11 +100,10 @@ class Command(BaseCommand):
 
     def _scripted_pass(self, base_url, images: pd.DataFrame, workdir: Path, o):
         n_batches = min(o["batches"], len(images))
-        study = Study.objects.create(
+        study = study_create(
             name=f"Demo: simulated raters ({time.strftime('%H:%M:%S')})", sample_size=len(images),
-            n_batches=n_batches, raters_per_batch=3, seed=o["seed"],
+            n_batches=n_batches, raters_per_batch=3, seed=o["seed"], sources=Source.objects.filter(slug="demo"),
         )
-        study.sources.set(Source.objects.filter(slug="demo"))
         study = study_launch(study=study)
         [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=n_batches * 3)
         latent = dict(zip(images.image_id, images.latent))
@@ -146,10 +145,10 @@ class Command(BaseCommand):
         raise CommandError("the worker did not finish in time; see var/logs/worker.log")
 
     def _study_for_people(self, images: pd.DataFrame, o) -> str:
-        study = Study.objects.create(
+        study = study_create(
             name="Demo: rate it yourself", sample_size=min(12, len(images)), n_batches=1, raters_per_batch=3, seed=o["seed"] + 1,
+            sources=Source.objects.filter(slug="demo"),
         )
-        study.sources.set(Source.objects.filter(slug="demo"))
         study_launch(study=study)
         [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=20, label="demo")
         return f"/r/{link.token}/"

@@ -17,14 +17,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from faces.errors import UnreadableImageError
 from quality.checkpoint import CheckpointError
 from quality.config import ConfigError, TrainConfig
-from quality.images import QualityImageError
 from quality.labels import LabelExportError
 from quality.losses import LOSSES
 from quality.model import QualityConfig
-from quality.runs import make_run_dir
-from quality.train import TrainingStopped, dry_run, train
+from quality.train import dry_run, train
+from runkit.loop import TrainingStopped
+from runkit.runs import make_run_dir
 
 RESUME_NEEDS_RUN_DIR = "--resume needs --run-dir pointing at an existing run folder"
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         config.validate()
         run_dir = Path(args.run_dir) if args.run_dir else make_run_dir(args.runs_root, args.name or config.loss)
         return _run(config, run_dir, args.resume)
-    except (ConfigError, LabelExportError, QualityImageError, CheckpointError, ValueError) as err:
+    except (ConfigError, LabelExportError, UnreadableImageError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
