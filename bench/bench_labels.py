@@ -14,6 +14,7 @@ the same rows in the same run (read_sql, groupby mean/std/count, bulk write of L
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ratings_bench python bench/bench_labels.py --end-to-end
 """
 import argparse
+import secrets
 import statistics
 import sys
 import time
@@ -149,6 +150,8 @@ def end_to_end(r: RatingArrays, repeats: int) -> None:
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("--end-to-end needs DATABASE_URL=postgres://... (a bench database: it writes there)")
+    # Settings refuse the development key with DEBUG off: a throwaway key per run, like `make demo`.
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ratings_site.settings")
     import django
 

@@ -22,6 +22,7 @@ machines. The client threads share the CPU with the server.
 from __future__ import annotations
 
 import argparse
+import secrets
 import collections
 import contextlib
 import os
@@ -43,6 +44,8 @@ RATERS_PER_BATCH = 3
 
 
 def django_setup() -> None:
+    # Settings refuse the development key with DEBUG off: a throwaway key per run, like `make demo`.
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ratings_site.settings")
     # Jobs a finished batch starts (labels) go nowhere: this measures the rating path, and must
     # not leave messages for some other worker on a shared Redis. The server inherits it.

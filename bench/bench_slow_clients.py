@@ -13,6 +13,7 @@ is bounded (--seconds per setup).
 from __future__ import annotations
 
 import argparse
+import secrets
 import os
 import socket
 import statistics
@@ -61,7 +62,8 @@ def free_port() -> int:
 
 
 def serve(args: list[str], port: int) -> subprocess.Popen:
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "4"}
+    # Settings refuse the development key with DEBUG off: a throwaway key per run.
+    env = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "4"}
     command = [sys.executable, "-m", "gunicorn", "ratings_site.wsgi", *args, "-b", f"127.0.0.1:{port}", "--log-level", "error"]
     proc = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
