@@ -7,10 +7,10 @@ from typing import Optional
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from legan.arch import build_discriminator, build_generator
 from legan.config import ConfigError, TrainConfig
+from legan.data.loader import make_loader
 from legan.distributed import DistContext, ResumableSampler
 from legan.frozen_nets import load_identity_network, load_quality_network
 from legan.labels import sample_targets
@@ -34,7 +34,7 @@ def build_dataset(config: TrainConfig):
         augment = RandomAugment(AugmentConfig(p_white_balance=1.0 if config.white_balance else 0.0),
                                 recolorizer=recolorizer)
     return LeganDataset(config.manifest, list(config.expressions), list(config.lightings),
-                        image_size=config.image_size, augment=augment)
+                        image_size=config.image_size, augment=augment, cache=config.cache_images)
 
 
 def build_loader(dataset, config: TrainConfig, ctx: DistContext, device: torch.device):
@@ -43,10 +43,13 @@ def build_loader(dataset, config: TrainConfig, ctx: DistContext, device: torch.d
                                seed=config.seed, batch_size=per_rank)
     if sampler.batches_per_epoch == 0:
         raise ConfigError(MSG_TOO_FEW_IMAGES.format(n=len(dataset), per_rank=per_rank, world=ctx.world_size))
-    loader = DataLoader(dataset, batch_size=per_rank, sampler=sampler, num_workers=config.num_workers,
-                        drop_last=True, pin_memory=device.type == "cuda",
-                        generator=torch.Generator().manual_seed(config.seed))
+    loader = make_loader(dataset, sampler, batch_size=per_rank, num_workers=config.num_workers, seed=config.seed,
+                         rank=ctx.rank, pin_memory=device.type == "cuda", prefetch_factor=config.prefetch_factor)
     return loader, sampler
+
+
+def uses_channels_last(config: TrainConfig, device: torch.device) -> bool:
+    return bool(getattr(config, "channels_last", False)) and device.type == "cuda"
 
 
 def build_networks(config: TrainConfig, device: torch.device) -> tuple[nn.Module, nn.Module]:
@@ -54,13 +57,28 @@ def build_networks(config: TrainConfig, device: torch.device) -> tuple[nn.Module
     torch.manual_seed(config.seed)  # identical initial weights in every process
     G = build_generator(config.model, n_e, n_l).to(device)
     D = build_discriminator(config.model, config.image_size, n_e + n_l).to(device)
+    if uses_channels_last(config, device):
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     return G, D
 
 
 def build_optimizers(config: TrainConfig, G: nn.Module, D: nn.Module):
     betas = (config.beta1, config.beta2)
-    return (torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=betas),
-            torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=betas))
+
+    def adam(net: nn.Module, lr: float) -> torch.optim.Adam:
+        params = list(net.parameters())
+        # One fused kernel for the whole update instead of a few per parameter tensor (CUDA only).
+        fused = bool(params) and all(p.is_cuda and p.is_floating_point() for p in params)
+        return torch.optim.Adam(params, lr=lr, betas=betas, **({"fused": True} if fused else {}))
+
+    return adam(G, config.lr_g), adam(D, config.lr_d)
+
+
+def compile_generator(G: nn.Module, config: TrainConfig, backend: str = "inductor") -> nn.Module:
+    """torch.compile(G) when config.compile is set. Only G: D's gradient penalty needs a double
+    backward, which compiled graphs do not support. Off by default: bench/bench_legan.py
+    --compile measures whether it pays on a given device."""
+    return torch.compile(G, backend=backend) if config.compile else G
 
 
 def build_amp(config: TrainConfig, device: torch.device) -> tuple[Optional[torch.dtype], dict]:
@@ -84,17 +102,26 @@ def build_auxiliary(config: TrainConfig, device: torch.device, identity_net=None
 
 
 def prepare_batch(raw: dict, device: torch.device, rng: torch.Generator, n_expressions: int,
-                  n_lightings: int) -> dict:
-    """A loader batch on the device plus this step's random targets and GP weights (from `rng`)."""
+                  n_lightings: int, *, rank: int = 0, world_size: int = 1, channels_last: bool = False) -> dict:
+    """A loader batch on the device plus this step's random targets and GP weights (from `rng`).
+
+    Under DDP every process holds the same `rng`, draws the targets of the whole global batch
+    and keeps its own slice, so N processes train exactly as one process on the global batch.
+    """
     image = raw["image"].to(device, non_blocking=True).float()  # (B, 3, H, W)
+    if channels_last:
+        image = image.contiguous(memory_format=torch.channels_last)
     b = image.shape[0]
     mask = raw.get("mask")
     mask = (mask.to(device, non_blocking=True).float() if mask is not None
             else torch.ones(b, 1, *image.shape[2:], device=device))  # (B, 1, H, W)
-    target_e, target_l = sample_targets(b, n_expressions, n_lightings, rng)
-    alpha = torch.rand(b, generator=rng)
+    target_e, target_l = sample_targets(b * world_size, n_expressions, n_lightings, rng)
+    alpha = torch.rand(b * world_size, generator=rng)
+    mine = slice(rank * b, (rank + 1) * b)
+    target_e, target_l, alpha = target_e[mine], target_l[mine], alpha[mine]
     return {"image": image, "mask": mask,
-            "expression": torch.as_tensor(raw["expression"]).long().to(device),
-            "lighting": torch.as_tensor(raw["lighting"]).long().to(device),
-            "target_expression": target_e.to(device), "target_lighting": target_l.to(device),
-            "gp_alpha": alpha.to(device)}
+            "expression": torch.as_tensor(raw["expression"]).long().to(device, non_blocking=True),
+            "lighting": torch.as_tensor(raw["lighting"]).long().to(device, non_blocking=True),
+            "target_expression": target_e.to(device, non_blocking=True),
+            "target_lighting": target_l.to(device, non_blocking=True),
+            "gp_alpha": alpha.to(device, non_blocking=True)}

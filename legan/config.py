@@ -22,7 +22,8 @@ MSG_MANIFEST_MISSING = "manifest not found: {path}"
 MSG_Q_MISSING = "quality loss is on (lambda_qual > 0) but no Q checkpoint was given: pass --q-checkpoint PATH or --no-quality-loss"
 MSG_Q_NOT_FOUND = "Q checkpoint not found: {path}"
 MSG_BAD_IDENTITY = "identity network must be one of " + ", ".join(IDENTITY_NETWORKS) + ", got {name!r}"
-MSG_BAD_BATCH = "batch_size {batch} must be a positive multiple of the number of processes ({world})"
+MSG_BAD_BATCH = ("batch_size {batch} is the global batch and must be a positive multiple of the number of "
+                 "processes ({world}); for the paper's 10 per GPU pass --batch-size {suggest}")
 MSG_BAD_SIZE = "image_size {size} must be divisible by {div} for this architecture"
 MSG_BAD_LENGTH = "set epochs > 0 or max_iterations > 0"
 MSG_BAD_AMP = "amp_dtype must be one of " + ", ".join(AMP_DTYPES)
@@ -48,7 +49,10 @@ class TrainConfig:
     q_checkpoint: Optional[str] = None
     identity: str = "dlib"
     identity_weights: Optional[str] = None
-    batch_size: int = 10  # global batch (split evenly over DDP processes)
+    # The GLOBAL batch: split evenly over the DDP processes (batch_size / world_size each; a
+    # batch that does not divide is refused). The paper's batch 10 on one GPU is batch_size=10;
+    # to keep 10 per GPU on N GPUs, pass 10 * N.
+    batch_size: int = 10
     lr_g: float = 1e-4
     lr_d: float = 1e-4
     beta1: float = 0.5
@@ -60,7 +64,11 @@ class TrainConfig:
     device: str = "auto"  # "auto": cuda:<local rank> when available, else cpu
     amp: bool = True  # mixed precision, CUDA only
     amp_dtype: str = "bf16"
-    num_workers: int = 2
+    num_workers: int = 2  # persistent loader workers per process
+    prefetch_factor: int = 4  # batches each worker prepares ahead
+    cache_images: bool = True  # decode each image once per run (shared memory; legan.data.cache)
+    channels_last: bool = True  # NHWC activations on CUDA (tensor cores); ignored on CPU
+    compile: bool = False  # torch.compile the generator (see legan.build.compile_generator)
     log_every: int = 50
     sample_every: int = 1000
     checkpoint_every: int = 5000
@@ -106,7 +114,7 @@ def validate(config: TrainConfig, *, world_size: int = 1, check_manifest: bool =
     if config.image_size <= 0 or config.image_size % div:
         raise ConfigError(MSG_BAD_SIZE.format(size=config.image_size, div=div))
     if config.batch_size <= 0 or config.batch_size % world_size:
-        raise ConfigError(MSG_BAD_BATCH.format(batch=config.batch_size, world=world_size))
+        raise ConfigError(MSG_BAD_BATCH.format(batch=config.batch_size, world=world_size, suggest=10 * world_size))
     if not (config.max_iterations or config.epochs > 0) or (config.max_iterations is not None
                                                                and config.max_iterations <= 0):
         raise ConfigError(MSG_BAD_LENGTH)
@@ -116,6 +124,8 @@ def validate(config: TrainConfig, *, world_size: int = 1, check_manifest: bool =
         if not Path(path).is_file():
             raise ConfigError(f"colouriser checkpoint not found: {path} (train one with "
                               "python -m legan.augment.colorize_train)")
+    if config.prefetch_factor < 1 or config.num_workers < 0:
+        raise ConfigError("prefetch_factor must be >= 1 and num_workers >= 0")
     if config.validate_every < 1:
         raise ConfigError("validate_every must be >= 1")
     if config.validation_pairs and not Path(config.validation_pairs).is_file():

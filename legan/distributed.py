@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Sampler
 
 from runkit.device import select_device
 
@@ -86,25 +86,42 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
-class ResumableSampler(DistributedSampler):
-    """DistributedSampler (shuffled per epoch from `seed`) that can start mid-epoch, so a resumed
-    run sees exactly the batches the uninterrupted run would have seen."""
+class ResumableSampler(Sampler):
+    """Shuffled per epoch from `seed`, resumable mid-epoch, and split so that data-parallel
+    training sees exactly what one process would see with the same global batch.
+
+    Global batch k of an epoch is order[k * B : (k + 1) * B] (B = batch_size x num_replicas);
+    rank r takes its r-th contiguous slice. With one process this is the plain seeded shuffle.
+    Keys are (index, epoch) pairs: `SeededItems` derives each item's augmentation randomness
+    from them, so it depends neither on the number of loader workers nor on when they started.
+    """
 
     def __init__(self, dataset, *, num_replicas: int, rank: int, seed: int, batch_size: int) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
-        self.batch_size = batch_size
-        self.skip = 0
+        self.n = len(dataset)
+        self.num_replicas, self.rank, self.seed = num_replicas, rank, seed
+        self.batch_size = batch_size  # per process
+        self.epoch = 0
+        self.skip_batches = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def set_position(self, epoch: int, skip_batches: int = 0) -> None:
-        self.set_epoch(epoch)
-        self.skip = skip_batches * self.batch_size
-
-    def __iter__(self):
-        return iter(list(super().__iter__())[self.skip:])
-
-    def __len__(self) -> int:
-        return self.num_samples - self.skip
+        self.epoch = epoch
+        self.skip_batches = skip_batches
 
     @property
     def batches_per_epoch(self) -> int:
-        return self.num_samples // self.batch_size
+        return self.n // (self.batch_size * self.num_replicas)
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(self.n, generator=g).tolist()
+        global_batch = self.batch_size * self.num_replicas
+        for b in range(self.skip_batches, self.batches_per_epoch):
+            start = b * global_batch + self.rank * self.batch_size
+            for index in order[start:start + self.batch_size]:
+                yield index, self.epoch
+
+    def __len__(self) -> int:
+        return max(self.batches_per_epoch - self.skip_batches, 0) * self.batch_size

@@ -20,6 +20,10 @@ Reported stats (0-dim detached tensors; unweighted terms, plus the weighted tota
 The identity and quality terms are skipped (not reported) when their weight is 0 or their
 network is None. T and Q are frozen here: eval mode, requires_grad False; gradients still flow
 *through* them into G.
+
+Mixed precision (autocast_dtype, e.g. torch.bfloat16): only the forward passes of G and D run
+under autocast. T, Q, the gradient penalty (its D pass and double backward) and every loss
+reduction run in fp32 (tests/legan/test_amp.py bounds the bf16 / fp32 difference).
 """
 
 from __future__ import annotations
@@ -148,20 +152,24 @@ class LeganLoss:
         real, mask = batch["image"], batch["mask"]
         stats: dict[str, torch.Tensor] = {}
         D = unwrap(self.D)  # D gets no gradient in this phase: keep DDP out of it
-        with requires_grad(D, False), self._autocast(real.device):
-            fake = self.G(real, batch["target_expression"], batch["target_lighting"]).image  # (B, 3, H, W)
-            src, cls = D(fake)
+        with requires_grad(D, False):
+            # Mixed precision covers G and D only; the frozen T and Q, and every loss
+            # reduction below, run in fp32 on fp32 copies of the images.
+            with self._autocast(real.device):
+                fake = self.G(real, batch["target_expression"], batch["target_lighting"]).image  # (B, 3, H, W)
+                src, cls = D(fake)
+                rec = self.G(fake, batch["expression"], batch["lighting"]).image  # cycle back to f_a
+            fake, rec = fake.float(), rec.float()
             g_adv = -terms.critic_value(src.float()).mean()
             g_cls = terms.classification_loss(cls, batch["target_expression"], batch["target_lighting"],
                                               self.n_expressions)
-            rec = self.G(fake, batch["expression"], batch["lighting"]).image  # cycle back to f_a
             g_rec = terms.reconstruction_loss(real, rec)
             g_tv = terms.total_variation(fake) + terms.total_variation(rec)
             total = g_adv + cfg.lambda_cls * g_cls + cfg.lambda_rec * g_rec + cfg.lambda_tv * g_tv
             stats.update({"Loss/G/adv": g_adv, "Loss/G/cls": g_cls, "Loss/G/rec": g_rec, "Loss/G/tv": g_tv})
             if self.use_identity:
                 with torch.no_grad():
-                    emb_real = self.identity_net(real)  # (B, E)
+                    emb_real = self.identity_net(real.float())  # (B, E)
                 g_id = terms.identity_loss(emb_real, self.identity_net(fake))
                 total = total + cfg.lambda_id * g_id
                 stats["Loss/G/id"] = g_id

@@ -60,8 +60,8 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     validate(config, world_size=ctx.world_size, check_manifest=dataset is None,
              check_q_checkpoint=quality_net is None)
     device = resolve_device(config.device, ctx)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    if device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
+        torch.backends.cudnn.benchmark = True  # fixed shapes: autotune once, reuse every step
     n_e, n_l = len(config.expressions), len(config.lightings)
     ckpt_dir = run_dir / CHECKPOINTS_DIR
     refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
@@ -77,7 +77,8 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     opt_G, opt_D = build.build_optimizers(config, G, D)
     autocast_dtype, scalers = build.build_amp(config, device)
     T, Q = build.build_auxiliary(config, device, identity_net, quality_net)
-    target_rng = torch.Generator().manual_seed(config.seed * 1_000_003 + ctx.rank)
+    # The same in every process: each draws the global batch's targets and keeps its slice.
+    target_rng = torch.Generator().manual_seed(config.seed * 1_000_003)
 
     samples = None
     if ctx.is_main:  # before any RNG restore: reading items may draw random augmentations
@@ -102,6 +103,7 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
         ids = [device.index] if device.type == "cuda" else None
         G = DDP(G, device_ids=ids)
         D = DDP(D, device_ids=ids)
+    G = build.compile_generator(G, config)
     loss = LeganLoss(G, D, n_expressions=n_e, config=config.loss, identity_net=T, quality_net=Q,
                      autocast_dtype=autocast_dtype, scalers=scalers)
 
@@ -150,10 +152,11 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     G.train()
     D.train()
     for epoch, offset in loop.positions():
-        sampler.set_position(epoch, offset)
-        loader.generator.manual_seed(config.seed + epoch)  # worker seeds depend on the epoch only
+        sampler.set_position(epoch, offset)  # items' randomness follows (seed, epoch, index)
         for raw in loader:
-            batch = build.prepare_batch(raw, device, target_rng, n_e, n_l)
+            batch = build.prepare_batch(raw, device, target_rng, n_e, n_l, rank=ctx.rank,
+                                        world_size=ctx.world_size,
+                                        channels_last=build.uses_channels_last(config, device))
             opt_D.zero_grad(set_to_none=True)
             meter.add(loss.accumulate_gradients("D", batch))
             _optimizer_step(opt_D, scalers.get("D"))

@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity-weights", help="weights file for T (default: the network's own default)")
     p.add_argument("--no-identity-loss", action="store_true", help="train without L_id (no T needed)")
     p.add_argument("--image-size", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=10, help="global batch over all processes")
+    p.add_argument("--batch-size", type=int, default=10,
+                   help="GLOBAL batch, split evenly over the processes (the paper: 10 on one GPU; 10 x N keeps 10 per GPU)")
     p.add_argument("--epochs", type=float, default=None, help="default 100")
     p.add_argument("--max-iterations", type=int, default=None, help="D iterations; overrides --epochs")
     p.add_argument("--n-critic", type=int, default=5)
@@ -59,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--no-amp", action="store_true", help="full fp32 on CUDA")
     p.add_argument("--amp-dtype", choices=AMP_DTYPES, default="bf16")
-    p.add_argument("--num-workers", type=int, default=2)
+    p.add_argument("--num-workers", type=int, default=2, help="persistent loader workers per process")
+    p.add_argument("--no-cache-images", action="store_true",
+                   help="decode images on every read (default: once per run, kept in shared memory)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the generator (measure first: bench/bench_legan.py --compile)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--sample-every", type=int, default=1000)
     p.add_argument("--checkpoint-every", type=int, default=5000)
@@ -115,7 +119,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic,
         epochs=args.epochs if args.epochs is not None else 100.0, max_iterations=args.max_iterations,
         seed=args.seed, device=args.device, amp=not args.no_amp, amp_dtype=args.amp_dtype,
-        num_workers=args.num_workers, log_every=args.log_every, sample_every=args.sample_every,
+        num_workers=args.num_workers, cache_images=not args.no_cache_images, compile=args.compile,
+        log_every=args.log_every, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
         progress=not args.no_progress,
         validation_pairs=str(Path(args.validation_pairs).resolve()) if args.validation_pairs else None,

@@ -73,6 +73,10 @@ class EpochBatchSampler(torch.utils.data.Sampler):
         # Drop the ragged last batch (stable batch statistics) unless it is the only one.
         return max(n // batch_size, 1 if n > 0 else 0)
 
+    def set_position(self, epoch: int, start_batch: int = 0) -> None:
+        """Move a sampler that a persistent DataLoader keeps to another epoch / batch."""
+        self.epoch, self.start_batch = epoch, start_batch
+
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(self.n, generator=g).tolist()
@@ -81,3 +85,13 @@ class EpochBatchSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return max(self.batches_per_epoch(self.n, self.batch_size) - self.start_batch, 0)
+
+
+def make_train_loader(dataset: Dataset, sampler: EpochBatchSampler, *, num_workers: int,
+                      pin_memory: bool, prefetch_factor: int = 4) -> torch.utils.data.DataLoader:
+    """One loader for the whole run: its workers persist across epochs (no respawn, and each
+    worker's decoded-image cache stays warm) and prefetch; move it with sampler.set_position."""
+    workers = num_workers > 0
+    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                                       pin_memory=pin_memory, persistent_workers=workers,
+                                       prefetch_factor=prefetch_factor if workers else None)

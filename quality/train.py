@@ -20,11 +20,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from quality.checkpoint import load_checkpoint, quality_contract
 from quality.config import ConfigError, TrainConfig, resume_mismatches
-from quality.data import EpochBatchSampler, QualityDataset, random_mirror
+from quality.data import EpochBatchSampler, QualityDataset, make_train_loader, random_mirror
 from quality.evaluate import evaluate_labels, predict
 from quality.labels import load_labels
 from quality.losses import QualityLoss, get_loss
@@ -101,8 +100,9 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
     train_ds = QualityDataset(setup.splits["train"], config.model.image_size, config.cache_images)
     val_ds = QualityDataset(setup.splits["val"], config.model.image_size, config.cache_images)
 
+    fused = {"fused": True} if device.type == "cuda" else {}  # one kernel per update on CUDA
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas,
-                                 weight_decay=config.weight_decay)
+                                 weight_decay=config.weight_decay, **fused)
     scheduler = make_scheduler(optimizer, config.lr_schedule, config.warmup_steps, setup.total_steps)
     autocast, scaler, amp_mode = make_autocast(config.amp, device)
     loss = QualityLoss(model, config.loss, autocast)
@@ -157,11 +157,11 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
     window: dict[str, list[float]] = defaultdict(list)
     last_saved, tick, seen = -1, time.perf_counter(), 0
     model.train()
+    sampler = EpochBatchSampler(len(train_ds), config.batch_size, config.seed, 0)
+    loader = make_train_loader(train_ds, sampler, num_workers=config.num_workers, pin_memory=device.type == "cuda")
     while step < setup.total_steps:
         epoch, start_batch = divmod(step, setup.steps_per_epoch)
-        sampler = EpochBatchSampler(len(train_ds), config.batch_size, config.seed, epoch, start_batch)
-        loader = DataLoader(train_ds, batch_sampler=sampler, num_workers=config.num_workers,
-                            pin_memory=device.type == "cuda")
+        sampler.set_position(epoch, start_batch)
         for images, mu, sigma in loader:  # (B, 3, S, S), (B,), (B,)
             if should_stop is not None and should_stop():
                 raise TrainingStopped(step, save(step))

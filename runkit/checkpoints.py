@@ -8,6 +8,7 @@ colouriser); they are still found, so old runs resume.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -81,10 +82,39 @@ def restore_rng(state: dict, extra: Optional[torch.Generator] = None) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    restore_cuda_rng(state.get("cuda"))
     if extra is not None and "targets" in state:
         extra.set_state(state["targets"])
+
+
+MSG_CUDA_RNG_PARTIAL = ("the checkpoint holds CUDA RNG states for {saved} device(s), this process sees {seen}: "
+                        "restored devices {restored}, not restored {skipped}; random draws on those devices "
+                        "will differ from the uninterrupted run")
+log = logging.getLogger(__name__)
+
+
+def restore_cuda_rng(saved: Optional[list]) -> Optional[str]:
+    """Restore the saved per-device CUDA RNG states onto the devices this process sees.
+
+    A run may resume on another number of GPUs, or on the CPU after a GPU: the states that
+    have a device (0 .. min(saved, seen) - 1) are restored, the rest are reported (logged and
+    returned) instead of failing as torch.cuda.set_rng_state_all would.
+    """
+    saved = list(saved or [])
+    seen = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    matched = min(len(saved), seen)
+    for index in range(matched):
+        torch.cuda.set_rng_state(saved[index], device=index)
+    if len(saved) == seen:
+        return None
+    message = MSG_CUDA_RNG_PARTIAL.format(saved=len(saved), seen=seen,
+                                          restored=list(range(matched)) or "none",
+                                          skipped=list(range(matched, len(saved))) or "none")
+    if matched < len(saved):  # fewer devices now: some saved streams are lost
+        log.warning(message)
+    else:  # more devices now: the extra ones keep their fresh seeds
+        log.info(message)
+    return message
 
 
 MSG_RUN_DIR_USED = "{path} already holds checkpoints: resume it (--resume) or train into a new folder"

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from legan.data.cache import DecodeCache
 from legan.data.images import read_image, read_mask
 from legan.data.manifest import read_manifest, resolve_path
 from runkit.contract import center_square, fit_to_size, to_tensor
@@ -44,7 +45,9 @@ class LeganDataset(Dataset):
 
     Label indices follow the order of `expressions` / `lightings`. Rows without a mask
     (no mask_path column or an empty cell) get an all-ones mask. Images of another size
-    are resized (bilinear; masks nearest).
+    are resized (bilinear; masks nearest). With `cache=True` each image is decoded once per
+    run (legan.data.cache.DecodeCache, shared by the loader workers); augmentation still
+    runs on every read.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class LeganDataset(Dataset):
         lightings: Sequence[str],
         image_size: int = 128,
         augment: AugmentFn | None = None,
+        cache: bool = False,
     ) -> None:
         for kind, labels in (("expressions", expressions), ("lightings", lightings)):
             if len(set(labels)) != len(labels):
@@ -68,6 +72,7 @@ class LeganDataset(Dataset):
         self._lighting_index = {name: i for i, name in enumerate(self.lightings)}
         self._root = self.manifest_path.parent
         self._has_masks = "mask_path" in self.frame.columns
+        self._cache = DecodeCache(len(self.frame), self.image_size) if cache else None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -79,7 +84,7 @@ class LeganDataset(Dataset):
                          resolve_path(self._root, mask_path) if mask_path else None)
 
     def __getitem__(self, index: int) -> dict:
-        image, mask = self._load(index)
+        image, mask = self._cache.get(index, self._load) if self._cache is not None else self._load(index)
         if self.augment is not None:
             augmented = self.augment(image, mask)
             if augmented.shape != image.shape or augmented.dtype != np.uint8:

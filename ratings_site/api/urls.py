@@ -13,6 +13,7 @@ urlpatterns = [
     path("studies/<int:pk>/launch/", views.StudyLaunch.as_view(), name="study-launch"),
     path("studies/<int:pk>/pause/", views.StudyPause.as_view(), name="study-pause"),
     path("studies/<int:pk>/batches/", views.StudyBatches.as_view(), name="study-batches"),
+    path("studies/<int:pk>/adaptive/", views.StudyAdaptive.as_view(), name="study-adaptive"),
     path("studies/<int:pk>/exports/", views.StudyExport.as_view(), name="study-export"),
     path("labels/", views.LabelList.as_view(), name="label-list"),
     path("jobs/<int:pk>/", views.JobDetail.as_view(), name="job-detail"),

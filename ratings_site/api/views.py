@@ -60,6 +60,27 @@ class StudyPause(APIView):
         return Response(s.StudySerializer(study).data)
 
 
+class StudyAdaptive(APIView):
+    """An adaptive study's live progress: ratings spent, images meeting the stopping rule,
+    raters per image, projected cost to finish (`?html=1` adds the admin page's block)."""
+
+    permission_classes = [has_perm("studies.view_study")]
+
+    @extend_schema(responses=dict)
+    def get(self, request, pk):
+        from ratings_site.studies.adaptive import adaptive_progress
+
+        study = get_object_or_404(Study, pk=pk)
+        if not study.adaptive:
+            return Response({"detail": "This study has a fixed design.", "code": "not_adaptive"}, status=404)
+        body = adaptive_progress(study)
+        if request.query_params.get("html"):
+            from ratings_site.studies.admin import adaptive_progress_html
+
+            body["html"] = adaptive_progress_html(study)
+        return Response(body)
+
+
 class StudyBatches(APIView):
     permission_classes = [has_perm("studies.view_study")]
 

@@ -42,6 +42,7 @@ from ratings_site.core.errors import ServiceError
 from .kinds import JobKind, job_kind, job_kind_register
 from .models import Job
 from .services import (
+    job_cancel_checker,
     job_cancel_requested,
     job_create,
     job_enqueue,
@@ -193,6 +194,8 @@ def _context(job: Job, spec: JobKind) -> JobContext:
 
         return JobContext(job, on_progress, should_stop)
 
+    # Training asks should_stop() every iteration: one database query per 5 s, not per step.
+    should_stop = job_cancel_checker(job_id=job.pk)
     run_dir = run_dir_for(job)
     run_dir.mkdir(parents=True, exist_ok=True)
     last_plot = [0.0]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 import traceback
+from typing import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -116,6 +119,25 @@ def job_progress(*, job_id: int, done: int, total: int, message: str = "", resul
 
 def job_cancel_requested(*, job_id: int) -> bool:
     return Job.objects.filter(pk=job_id, cancel_requested=True).exists()
+
+
+def job_cancel_checker(*, job_id: int, every_seconds: float | None = None,
+                       clock: Callable[[], float] = time.monotonic) -> Callable[[], bool]:
+    """A should_stop() for loops that call it every iteration (training): it asks the database
+    at most once per `every_seconds` (settings.JOB_CANCEL_CHECK_SECONDS, default 5 s) and
+    answers from the last look in between. The first call always asks; a cancel, once seen,
+    stays seen."""
+    interval = float(getattr(settings, "JOB_CANCEL_CHECK_SECONDS", 5.0) if every_seconds is None else every_seconds)
+    state = {"asked_at": None, "cancelled": False}
+
+    def should_stop() -> bool:
+        now = clock()
+        if not state["cancelled"] and (state["asked_at"] is None or now - state["asked_at"] >= interval):
+            state["asked_at"] = now
+            state["cancelled"] = job_cancel_requested(job_id=job_id)
+        return state["cancelled"]
+
+    return should_stop
 
 
 def job_mark_cancelled(*, job_id: int, message: str = "cancelled") -> None:

@@ -61,7 +61,7 @@ def _nan_to_none(value):
 def labels_compute(*, study: Study, on_progress=None) -> dict:
     arrays = rating_arrays_load(study)
     result = labels_compute_arrays(arrays, min_pass_rate=study.gold_min_pass_rate)
-    needed = study.raters_per_batch
+    needed = study.raters_needed_per_image
     valid = result.valid
     per_batch = {}
     for batch_id, index in study.batches.values_list("id", "index"):

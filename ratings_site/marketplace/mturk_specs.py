@@ -42,6 +42,11 @@ def qualifications_from(market: MarketplaceSettings, environment: str) -> tuple:
 
 def planned_batch_sizes(study: Study) -> dict[int, int]:
     """Images (or lineups) per batch index: the real batches when built, else what the launch will build."""
+    if study.adaptive:  # filled while rated: the slots the budget gives each batch, and the gold items
+        from ratings_site.studies.adaptive import batch_slots
+
+        golds = study.gold_items.count()
+        return {i: batch_slots(study, i) + golds for i in range(study.n_batches)}
     held = "lineups" if hasattr(study, "lineup") else "items"  # a lineup study's batches hold lineups
     built = dict(
         Batch.objects.filter(study=study).annotate(n=Count(held)).values_list("index", "n")

@@ -49,6 +49,39 @@ def _run(request, queryset, service, done_message):
             messages.success(request, f"{study}: {done_message}")
 
 
+LIVE_SCRIPT = """
+(function () {
+  var box = document.getElementById("adaptive-live");
+  if (!box) return;
+  setInterval(function () {
+    fetch(box.dataset.url + "?html=1", {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (d) { if (d && d.html) box.innerHTML = d.html; });
+  }, 5000);
+})();
+"""
+
+
+def adaptive_progress_html(study) -> str:
+    from .adaptive import adaptive_progress
+
+    p = adaptive_progress(study)
+    bars = "".join(
+        format_html("<tr><td>{}</td><td>{}</td><td><div style='background:#79aec8;height:10px;width:{}px'></div></td></tr>",
+                    k, v, int(200 * v / max(p["images"], 1)))
+        for k, v in sorted(p["raters_per_image"].items())
+    )
+    money = p["to_finish"].get("money")
+    return format_html(
+        "<p>Ratings spent: <b>{}</b> of {}; images meeting the stopping rule: <b>{}</b> of {}.</p>"
+        "<p>Projected to finish: {} more ratings ({} batches{}){}.</p>"
+        "<table><tr><th>raters</th><th>images</th><th></th></tr>{}</table>",
+        p["ratings_spent"], p["budget"], p["meeting_rule"], p["images"],
+        p["to_finish"]["ratings"], p["to_finish"]["batches"], f", {money:.2f} in rewards" if money is not None else "",
+        " - more than the budget left" if p["budget_short"] else "", mark_safe(bars),
+    )
+
+
 @admin.register(Study)
 class StudyAdmin(PermissionActionsMixin, admin.ModelAdmin):
     list_display = ("name", "status", "provider", "n_batches", "raters_per_batch", "viewing_seconds", "progress", "created_at")
@@ -57,11 +90,19 @@ class StudyAdmin(PermissionActionsMixin, admin.ModelAdmin):
     filter_horizontal = ("sources",)
     inlines = [GoldItemInline, InvitationInline, MarketplaceSettingsInline]
     actions = ["launch", "pause", "compute_labels", "export_csv", "export_parquet", "add_invitations", "train_quality", "score_with_current_q"]
-    readonly_fields = ("status", "launched_at", "completed_at", "sample_preview", "batch_progress", "agreement_summary", "flagged_raters")
+    readonly_fields = (
+        "status", "launched_at", "completed_at", "sample_preview", "batch_progress", "agreement_summary", "flagged_raters",
+        "adaptive_live",
+    )
     fieldsets = (
         (None, {"fields": ("name", "description", "instructions", "status", "provider", "provider_environment")}),
         ("Sampling rule", {"fields": ("sources", "metadata_filter", "strata", "sample_size", "seed", "sample_preview")}),
         ("Design", {"fields": ("n_batches", "raters_per_batch", "viewing_seconds", "answer_grace_seconds", "slot_timeout_minutes", "gold_min_pass_rate")}),
+        ("Adaptive design (instead of a fixed number of raters per batch)", {
+            "fields": ("adaptive", "rating_budget", "items_per_batch", "min_raters", "max_raters", "stop_half_width", "adaptive_live"),
+            "description": "An adaptive study spends its budget where labels are least certain: one rater per batch, "
+                           "batches = budget / images per batch (set on save).",
+        }),
         ("Progress", {"fields": ("launched_at", "completed_at", "batch_progress", "agreement_summary", "flagged_raters")}),
     )
 
@@ -104,6 +145,16 @@ class StudyAdmin(PermissionActionsMixin, admin.ModelAdmin):
             for r in batches_progress(obj)
         )
         return format_html("<table><tr><th>batch</th><th>ratings</th><th>submitted</th><th>active</th></tr>{}</table>", mark_safe(rows))
+
+    @admin.display(description="adaptive progress (live)")
+    def adaptive_live(self, obj):
+        if not obj.pk or not obj.adaptive:
+            return "-"
+        # The block reloads itself from the API every few seconds while the page is open.
+        url = reverse("api:study-adaptive", args=[obj.pk])
+        return format_html(
+            '<div id="adaptive-live" data-url="{}">{}</div><script>{}</script>', url, adaptive_progress_html(obj), mark_safe(LIVE_SCRIPT)
+        )
 
     @admin.display(description="agreement")
     def agreement_summary(self, obj):

@@ -27,3 +27,7 @@ SAMPLE_EMPTY = "The sampling rule matches no images."
 SAMPLE_SHORT_TOTAL = "The sampling rule matches {available} images but the study needs {needed}: {short} short."
 SAMPLE_SHORT_STRATA = "Some strata cannot fill their quota of {quota}: {details}."
 SAMPLE_TOO_SMALL_FOR_BATCHES = "{size} images cannot fill {batches} batches: need at least one image per batch."
+ADAPTIVE_NOTHING_LEFT = (
+    "Every image in this study already has enough ratings, or all that still need one were rated by you. Thank you."
+)
+ADAPTIVE_BUSY = "Many raters are asking at once; please reload the page."

@@ -5,6 +5,9 @@
 - the next item: find the first item still open, record when it is served, and say how
   much of its window is left.
 
+An adaptive study's assignment finds no row in the next-item statement here (it serves fixed
+batches only); adaptive_sql.py's one statement decides for it instead.
+
 Both only ever take the happy path. Whenever they find nothing to do (a duplicate, a late
 answer, an unknown token, a finished batch, a race...), the caller runs the full service,
 which decides and explains; so the rules keep one authoritative home in services.py.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from .adaptive_sql import adaptive_item_next_fast
 from .models import Assignment, Batch, BatchItem, ItemView, Rating, Study
 
 _SQL = None
@@ -67,7 +71,7 @@ WITH a AS (
     FROM {Assignment._meta.db_table} asg
     JOIN {Batch._meta.db_table} b ON b.id = asg.batch_id
     JOIN {Study._meta.db_table} s ON s.id = b.study_id
-    WHERE asg.token = %(token)s AND asg.status = 'active'
+    WHERE asg.token = %(token)s AND asg.status = 'active' AND NOT s.adaptive
 ), items AS (
     SELECT bi.id, row_number() OVER (ORDER BY bi.position) AS k, count(*) OVER () AS total,
            r.id AS rating_id, iv.served_at, a.id AS assignment_id, a.view_s, a.grace_s
@@ -101,7 +105,8 @@ def item_next_fast(*, token: str) -> dict | None:
         cursor.execute(_next_statement(), {"token": token})
         row = cursor.fetchone()
     if row is None:
-        return None
+        # An adaptive study's assignment (or nothing to serve): its own statement decides.
+        return adaptive_item_next_fast(token=token)
     item_id, position, total, view_s, grace_s, elapsed = row
     elapsed = float(elapsed)
     return {

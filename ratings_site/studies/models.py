@@ -70,6 +70,25 @@ class Study(models.Model):
         help_text="Raters passing fewer gold checks than this share are excluded from labels.",
     )
 
+    # Adaptive design (off by default: the paper's fixed R raters per batch). Raters are spent
+    # where labels are least certain; see studies/adaptive.py and docs in README.
+    adaptive = models.BooleanField(
+        default=False, help_text="Allocate raters by label uncertainty instead of a fixed number per image."
+    )
+    rating_budget = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Adaptive: total ratings to spend (gold checks not counted)."
+    )
+    items_per_batch = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1)], help_text="Adaptive: images per batch (one rater each)."
+    )
+    min_raters = models.PositiveIntegerField(default=2, validators=[MinValueValidator(1)])
+    max_raters = models.PositiveIntegerField(default=7, validators=[MinValueValidator(1)])
+    stop_half_width = models.FloatField(
+        default=0.75, validators=[MinValueValidator(0.0)],
+        help_text="Adaptive: an image needs no more raters once its 90% interval of the mean is narrower than this, each side.",
+    )
+    adaptive_state = models.JSONField(default=dict, blank=True, help_text="Priors the allocation uses, refreshed per batch.")
+
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)
@@ -85,7 +104,7 @@ class Study(models.Model):
         return self.name
 
     def clean(self):
-        if self.sample_size and self.n_batches and self.sample_size < self.n_batches:
+        if not self.adaptive and self.sample_size and self.n_batches and self.sample_size < self.n_batches:
             raise ValidationError(
                 {"sample_size": f"{self.sample_size} images cannot fill {self.n_batches} batches: need at least one per batch."}
             )
@@ -93,6 +112,28 @@ class Study(models.Model):
             raise ValidationError({"strata": "A list of metadata keys, e.g. [\"gender\"]."})
         if not isinstance(self.metadata_filter, dict):
             raise ValidationError({"metadata_filter": "A JSON object of metadata key: value (or list of values)."})
+        if self.adaptive:
+            self.adaptive_clean()
+
+    @property
+    def raters_needed_per_image(self) -> int:
+        return self.min_raters if self.adaptive else self.raters_per_batch
+
+    def adaptive_clean(self) -> None:
+        """Check an adaptive design and derive the batches it pays for: one rater per batch,
+        as many batches as the budget buys, so marketplaces and the budget guard see the
+        real cost."""
+        if self.min_raters > self.max_raters:
+            raise ValidationError({"max_raters": f"At least min raters ({self.min_raters})."})
+        floor = self.min_raters * (self.sample_size or 0)
+        if self.rating_budget is None:
+            raise ValidationError({"rating_budget": "An adaptive study needs a rating budget (total ratings)."})
+        if self.rating_budget < floor:
+            raise ValidationError(
+                {"rating_budget": f"{self.rating_budget} ratings cannot give {self.sample_size} images {self.min_raters} raters each: need at least {floor}."}
+            )
+        self.raters_per_batch = 1
+        self.n_batches = -(-self.rating_budget // self.items_per_batch)
 
 
 class GoldItem(models.Model):
@@ -127,17 +168,55 @@ class Batch(models.Model):
         return f"{self.study} / batch {self.index + 1}"
 
 
+class AdaptiveImage(models.Model):
+    """An image an adaptive study may spend ratings on, with what SQL needs to rank it."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pool")
+    image = models.ForeignKey("catalog.Image", on_delete=models.PROTECT)
+    stratum = models.CharField(max_length=200, blank=True)
+    q_pred = models.FloatField(null=True, blank=True, help_text="Q's predicted mean rating, when scored.")
+    q_version = models.CharField(max_length=100, blank=True)
+    # Running totals the next-item statement ranks by, kept by PostgreSQL triggers (migration
+    # 0004) from ratings, items and assignment status, so a request reads one row per image
+    # instead of aggregating every rating. Elsewhere (SQLite) they stay 0 and unused: the full
+    # service recomputes from the ratings.
+    n = models.PositiveIntegerField(default=0, help_text="Ratings from active or submitted batches.")
+    s1 = models.FloatField(default=0.0)
+    s2 = models.FloatField(default=0.0)
+    taken = models.PositiveIntegerField(default=0, help_text="Slots of active or submitted batches.")
+    seq = models.PositiveIntegerField(default=0, help_text="Slots ever handed out (the next slot's number - 1).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "image"], name="pool_image_once")]
+
+
 class BatchItem(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
     image = models.ForeignKey("catalog.Image", on_delete=models.PROTECT)
     position = models.PositiveIntegerField()
     gold = models.ForeignKey(GoldItem, null=True, blank=True, on_delete=models.CASCADE)
+    # Adaptive studies fill a batch one item at a time, for one assignment: the owner, the
+    # pool image and its sequence number (unique, so two raters never take the last slot).
+    assignment = models.ForeignKey("Assignment", null=True, blank=True, on_delete=models.CASCADE, related_name="filled")
+    pool = models.ForeignKey(AdaptiveImage, null=True, blank=True, on_delete=models.CASCADE, related_name="items")
+    pool_seq = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["batch", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["batch", "position"], name="item_position_unique"),
-            models.UniqueConstraint(fields=["batch", "image"], name="item_image_unique"),
+            models.UniqueConstraint(
+                fields=["batch", "position"], condition=models.Q(assignment__isnull=True), name="item_position_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["batch", "image"], condition=models.Q(assignment__isnull=True), name="item_image_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "position"], condition=models.Q(assignment__isnull=False), name="filled_position_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "image"], condition=models.Q(assignment__isnull=False), name="filled_image_unique"
+            ),
+            models.UniqueConstraint(fields=["pool", "pool_seq"], name="pool_slot_unique"),
         ]
 
 

@@ -76,7 +76,7 @@ def study_sample_plan(study: Study) -> SamplePlan:
 
     plan = SamplePlan(image_ids=[], strata=[], matched=len(rows), missing_strata_keys=missing)
     size = study.sample_size
-    if size < study.n_batches:
+    if not study.adaptive and size < study.n_batches:
         plan.problems.append(errors.SAMPLE_TOO_SMALL_FOR_BATCHES.format(size=size, batches=study.n_batches))
     if not groups:
         plan.problems.append(errors.SAMPLE_EMPTY)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from ratings_site.jobs.services import task_send
 from . import errors
 from .inputs import BIGINT_MAX, id_in_range, whole_number_parse
 from .models import Assignment, Batch, BatchItem, ItemView, Rating, Study, completion_code
+from .next_item import NextItem, answer_deadline  # noqa: F401  (NextItem: callers import it from here)
 from .sampling import study_sample_plan
 
 OCCUPYING = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
@@ -61,6 +61,10 @@ def study_batches_build(*, study: Study) -> int:
     plan = study_sample_plan(study)
     if not plan.ok:
         raise ServiceError(" ".join(plan.problems), code="sample_short")
+    if study.adaptive:
+        from .adaptive import adaptive_batches_build
+
+        return adaptive_batches_build(study=study, image_ids=plan.image_ids)
     golds = list(study.gold_items.all())
     batches = Batch.objects.bulk_create(Batch(study=study, index=i) for i in range(study.n_batches))
     items = []
@@ -91,6 +95,9 @@ def study_launch(*, study: Study) -> Study:
         if problems:
             raise ServiceError(" ".join(problems), code="provider_refused")
         was_draft = study.status == Study.Status.DRAFT
+        if study.adaptive and was_draft:
+            study.adaptive_clean()  # the batches the budget buys, whatever the form said
+            study.save(update_fields=["raters_per_batch", "n_batches"])
         if was_draft and not study.batches.exists():
             study_batches_build(study=study)
         study.status = Study.Status.RUNNING
@@ -120,15 +127,22 @@ def study_complete_if_filled(*, study: Study) -> bool:
     Self-hosted work is verified on submit; marketplace work only once the marketplace's own
     records confirm it (marketplace sync), so forged claims can never complete a study."""
     needed = study.raters_per_batch
-    counted = Q(assignments__status=Assignment.Status.SUBMITTED, assignments__verified=True)
-    unfilled = (
-        study.batches.annotate(done=Count("assignments", filter=counted))
-        .filter(done__lt=needed)
-        .exists()
-    )
+    if study.adaptive:
+        from .adaptive import adaptive_finished
+
+        unfilled = not adaptive_finished(study=study)
+    else:
+        counted = Q(assignments__status=Assignment.Status.SUBMITTED, assignments__verified=True)
+        unfilled = (
+            study.batches.annotate(done=Count("assignments", filter=counted))
+            .filter(done__lt=needed)
+            .exists()
+        )
     if unfilled or study.status == Study.Status.COMPLETE:
         return False
     Study.objects.filter(pk=study.pk).update(status=Study.Status.COMPLETE, completed_at=timezone.now())
+    if study.adaptive:
+        provider_for(study).pause()  # stopped early by the rule: stop recruiting
     if hasattr(study, "lineup"):
         return True  # votes, not ratings: no naturalness labels to compute
     from ratings_site.labels.services import labels_job_start
@@ -165,12 +179,35 @@ def slot_holders(*, now: datetime, prefix: str = "") -> Q:
     ) & (Q(**{f"{prefix}verified": True}) | Q(**{f"{prefix}submitted_at__gte": reserved_since}))
 
 
+def _adaptive_allocation_check(*, study: Study, rater: Rater) -> None:
+    """Adaptive: refresh the priors and refuse a rater who could rate nothing; a study whose
+    every image meets the stopping rule completes here (committed before the refusal)."""
+    from .adaptive import adaptive_allocation_check
+
+    refused = None
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        busy = Assignment.objects.filter(batch__study=study, rater=rater, status=Assignment.Status.ACTIVE).exists()
+        if busy or study.status != Study.Status.RUNNING:
+            return
+        assignments_expire_stale(study=study)
+        try:
+            adaptive_allocation_check(study=study, rater=rater)
+        except ServiceError as exc:
+            refused = exc
+            study_complete_if_filled(study=study)
+    if refused is not None:
+        raise refused
+
+
 def assignment_allocate(
     *, study: Study, rater: Rater, batch: Batch | None = None, external_assignment_id: str = "", submit_to: str = ""
 ) -> Assignment:
     """Give a rater a batch that still needs raters and that they have not had before.
 
     `batch` pins the choice (a marketplace task that stands for one batch, e.g. a HIT)."""
+    if study.adaptive:
+        _adaptive_allocation_check(study=study, rater=rater)
     with transaction.atomic():
         # One allocation at a time per study, so two raters never take the last slot together.
         study = Study.objects.select_for_update().get(pk=study.pk)
@@ -204,16 +241,6 @@ def assignment_allocate(
 
 # --- Serving items and taking ratings ------------------------------------------------
 
-@dataclass
-class NextItem:
-    item: BatchItem
-    served_at: datetime
-    position: int  # 1-based
-    total: int
-    view_seconds_left: float
-    answer_seconds_left: float
-
-
 def assignment_access(*, token: str) -> Assignment:
     try:
         # get(), not first(): no ORDER BY; the token is unique.
@@ -234,14 +261,17 @@ def assignment_check_open(assignment: Assignment) -> None:
     raise ServiceError(errors.ASSIGNMENT_CLOSED.format(status=status), code="closed", status=409)
 
 
-def _deadline(study: Study, served_at: datetime) -> datetime:
-    return served_at + timedelta(seconds=study.viewing_seconds + study.answer_grace_seconds)
+_deadline = answer_deadline
 
 
 def item_next(*, assignment: Assignment, now: datetime | None = None) -> NextItem | None:
     """The item the rater should see now (showing it starts its window), or None when the
     batch is done. An item whose answer window closed unanswered is skipped."""
     assignment_check_open(assignment)
+    if assignment.batch.study.adaptive:
+        from .adaptive import adaptive_item_next
+
+        return adaptive_item_next(assignment=assignment, now=now)
     now = now or timezone.now()
     study = assignment.batch.study
     # One read: the batch's items, left-joined to this assignment's ratings and views.

@@ -12,6 +12,8 @@ CHUNK = 64
 
 
 def study_images(study) -> list[int]:
+    if study.adaptive:  # the whole pool, rated or not: Q's view of unrated images counts too
+        return list(study.pool.order_by("image_id").values_list("image_id", flat=True))
     return list(
         Image.objects.filter(batchitem__batch__study=study, batchitem__gold__isnull=True).distinct().order_by("id").values_list("id", flat=True)
     )
@@ -48,5 +50,10 @@ def quality_score_body(context: JobContext) -> dict:
         done.update(ids)
         done.update(f.image_id for f in failures)
         context.on_progress(len(done), total, {"scored": len(done)})
+    if job.study.adaptive:
+        from ratings_site.studies.adaptive import adaptive_q_predictions_store
+
+        scored = dict(ImageScore.objects.filter(version=version, score__isnull=False).values_list("image_id", "score"))
+        adaptive_q_predictions_store(study=job.study, predictions=scored, version=str(version.number))
     unscored = ImageScore.objects.filter(version=version, score__isnull=True).count()
     return {"scored": total - unscored, "unscored": unscored, "version": version.number}

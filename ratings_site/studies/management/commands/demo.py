@@ -58,8 +58,10 @@ class Command(BaseCommand):
             wait_http(f"{base_url}/healthz")
             self._scripted_pass(base_url, images, workdir, o)
             link = self._study_for_people(images, o)
+            adaptive_link = self.adaptive_study_for_people(len(images), o["seed"])
             self.stdout.write(self.style.SUCCESS(
                 f"\nRate faces yourself:   {base_url}{link}\n"
+                f"... adaptive study:    {base_url}{adaptive_link}  (raters go where labels are least certain)\n"
                 f"Admin (researchers):   {base_url}/admin/  user '{DEMO_USER}', password '{DEMO_PASSWORD}'\n"
                 f"API schema:            {base_url}/api/schema/\n"
             ))
@@ -143,6 +145,20 @@ class Command(BaseCommand):
                 return job
             time.sleep(0.5)
         raise CommandError("the worker did not finish in time; see var/logs/worker.log")
+
+    @staticmethod
+    def adaptive_study_for_people(available: int, seed: int, *, size: int = 8, items_per_batch: int = 4) -> str:
+        """An adaptive study over the demo's images: 2 to 4 raters per image, a budget of 3
+        per image on average, stopping once a label's 90% interval is within ±1 point."""
+        size = min(size, available)
+        study = study_create(
+            name="Demo: adaptive, rate it yourself", sample_size=size, seed=seed + 2, adaptive=True,
+            rating_budget=3 * size, items_per_batch=items_per_batch, min_raters=2, max_raters=4, stop_half_width=1.0,
+            sources=Source.objects.filter(slug="demo"),
+        )  # full_clean derives the batches the budget buys
+        study_launch(study=study)
+        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=50, label="demo adaptive")
+        return f"/r/{link.token}/"
 
     def _study_for_people(self, images: pd.DataFrame, o) -> str:
         study = study_create(
