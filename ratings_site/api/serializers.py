@@ -102,3 +102,7 @@ class RatingOutSerializer(serializers.Serializer):
     item = serializers.IntegerField(source="item_id")
     score = serializers.IntegerField()
     created = serializers.BooleanField()
+    next = NextItemSerializer(
+        allow_null=True, required=False,
+        help_text="The next item, when the server could serve it at once; null: ask GET next/.",
+    )

@@ -1,6 +1,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from ratings_site import converters  # noqa: F401  (registers <secret:...>)
+
 from . import views
 
 app_name = "api"
@@ -19,6 +21,6 @@ urlpatterns = [
     path("labels/", views.LabelList.as_view(), name="label-list"),
     path("jobs/<int:pk>/", views.JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:pk>/download/", views.JobDownload.as_view(), name="job-download"),
-    path("rate/<str:token>/next/", views.RateNext.as_view(), name="rate-next"),
-    path("rate/<str:token>/ratings/", views.RateSubmit.as_view(), name="rate-submit"),
+    path("rate/<secret:token>/next/", views.RateNext.as_view(), name="rate-next"),
+    path("rate/<secret:token>/ratings/", views.RateSubmit.as_view(), name="rate-submit"),
 ]

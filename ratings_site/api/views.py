@@ -21,6 +21,7 @@ from ratings_site.studies.services import (
     assignment_access,
     assignment_check_consented,
     assignment_submit,
+    item_id_parse,
     item_next,
     rating_submit,
     score_parse,
@@ -184,10 +185,19 @@ class RateSubmit(_RaterEndpoint):
     def post(self, request, token):
         form = s.RatingInSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        score, item = score_parse(form.validated_data["score"]), form.validated_data["item"]
-        if isinstance(item, int) and not isinstance(item, bool) and rating_insert_fast(token=token, item_id=item, score=score):
-            return Response({"item": item, "score": score, "created": True}, status=201)
+        score, item = score_parse(form.validated_data["score"]), item_id_parse(form.validated_data["item"])
+        if rating_insert_fast(token=token, item_id=item, score=score):
+            # The next item rides along: one round trip per image instead of two.
+            return Response({"item": item, "score": score, "created": True, "next": _next_fast(token)}, status=201)
         assignment = assignment_access(token=token)
         rating, created = rating_submit(assignment=assignment, item_id=item, score=score)
-        body = {"item": rating.item_id, "score": rating.score, "created": created}
+        body = {"item": rating.item_id, "score": rating.score, "created": created, "next": None}
         return Response(body, status=201 if created else 200)
+
+
+def _next_fast(token: str) -> dict | None:
+    """The next item on the one-statement path, or None: the client then asks GET next/."""
+    fast = item_next_fast(token=token)
+    if fast is None:
+        return None
+    return {"done": False, "image_url": reverse("rating:image", args=[token, fast["item"]]), **fast}

@@ -15,6 +15,8 @@ from ratings_site.jobs.services import job_queue
 from ratings_site.studies.models import Assignment, Rating, Study
 
 from .compute import DDOF, RatingArrays, krippendorff_alpha_interval, labels_compute_arrays
+from .bulk_write import labels_insert
+from .csv_safety import frame_to_csv_bytes
 from .models import FLAG_MAD, Label, RaterExclusion, RaterStats
 
 # The export's column schema: stable, so that quality/ and notebooks can rely on it. The same
@@ -44,7 +46,7 @@ def rating_arrays_load(study: Study) -> RatingArrays:
     if not rows:
         empty = np.array([], dtype=float)
         return RatingArrays(empty.astype(int), empty.astype(int), empty.astype(int), empty, empty.astype(bool), empty, empty)
-    table = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+    table = pd.DataFrame.from_records(rows).to_numpy(dtype=float, na_value=np.nan)  # None -> NaN, no Python loop
     return RatingArrays(
         image_id=table[:, 0].astype(np.int64),
         rater_id=table[:, 1].astype(np.int64),
@@ -99,12 +101,6 @@ def labels_compute(*, study: Study, on_progress=None) -> dict:
         "computed_at": timezone.now().isoformat(),
         "ddof": DDOF,
     }
-    labels = [
-        Label(
-            study=study, image_id=int(image_id), mean=float(mean), std=_nan_to_none(std), n=int(n), low_n=bool(n < needed)
-        )
-        for image_id, mean, std, n in zip(result.image_ids, result.mean, result.std, result.n)
-    ]
     r = result.raters
     stats = [
         RaterStats(
@@ -118,13 +114,14 @@ def labels_compute(*, study: Study, on_progress=None) -> dict:
     # Replace the study's labels as a whole: readers never see a half-written set.
     with transaction.atomic():
         Label.objects.filter(study=study).delete()
-        Label.objects.bulk_create(labels, batch_size=5000)
+        labels_insert(study_id=study.pk, image_ids=result.image_ids, mean=result.mean, std=result.std, n=result.n,
+                      low_n=result.n < needed)
         RaterStats.objects.filter(study=study).delete()
         RaterStats.objects.bulk_create(stats, batch_size=5000)
         Study.objects.filter(pk=study.pk).update(agreement=agreement)
     if on_progress:
-        on_progress(len(labels), len(labels))
-    return {"labels": len(labels), "low_n": sum(label.low_n for label in labels), **agreement}
+        on_progress(len(result.image_ids), len(result.image_ids))
+    return {"labels": int(len(result.image_ids)), "low_n": int((result.n < needed).sum()), **agreement}
 
 
 def labels_job_start(*, study_id: int, user=None) -> Job:
@@ -155,7 +152,7 @@ def labels_frame(study: Study) -> pd.DataFrame:
 
 def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "csv":
-        return frame.to_csv(index=False).encode()
+        return frame_to_csv_bytes(frame)
     if fmt == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)

@@ -3,8 +3,10 @@
 
 from ratings_site.core.errors import ServiceError  # noqa: F401  (its old home; import it from core)
 
-SCORE_NOT_INTEGER = "The rating must be a whole number from 0 to 10."
+SCORE_NOT_INTEGER = "The rating must be a whole number from 0 to 10, in ASCII digits."
 SCORE_OUT_OF_RANGE = "The rating must be between 0 and 10; got {score}."
+ITEM_NOT_INTEGER = "The item must be an image id from your batch, a whole number in ASCII digits."
+ITEM_OUT_OF_RANGE = "The item id must be between 1 and {maximum}."
 ITEM_NOT_IN_BATCH = "That image is not in your batch."
 ITEM_NOT_SERVED = "That image has not been shown to you yet."
 WINDOW_CLOSED = "Too late: the answer window for this image closed {seconds:.0f} s ago, so the image was skipped."

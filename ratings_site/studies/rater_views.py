@@ -10,8 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from ratings_site.crowd.services import invitation_access, invitation_redeem
+from ratings_site.crowd.browser_keys import browser_cookie_set, browser_id_new, browser_id_read, browser_key, network_key
+from ratings_site.crowd.services import invitation_access, invitation_rater_known, invitation_redeem
 from ratings_site.crowd.models import Rater
+from ratings_site.media import media_headers_set
 
 from ratings_site.core.errors import ServiceError
 
@@ -79,18 +81,28 @@ def invitation_page(request, token: str):
         return _instructions(request, study, token=token)
     if not _consented(request) and not hasattr(study, "lineup"):
         return _instructions(request, study, token=token, error=errors.CONSENT_REQUIRED, status=400)
+    # The signed browser cookie and (optionally) the network key recognise a person who comes
+    # back through an open link with a fresh session: they get their earlier rater, so never a
+    # second slot on the same batch. What this does and does not stop: crowd/browser_keys.py.
+    browser_id = browser_id_read(request) or browser_id_new()
+    keys = {"browser_key": browser_key(browser_id), "network_key": network_key(request)}
     try:
+        rater = rater or invitation_rater_known(invitation=invitation, **keys)
         if rater is None:
-            rater = invitation_redeem(invitation=invitation)
-            _remember_rater(request, study.pk, rater)
+            rater = invitation_redeem(invitation=invitation, **keys)
+        _remember_rater(request, study.pk, rater)
         assignment = assignment_allocate(study=study, rater=rater)
     except ServiceError as exc:
         if exc.code in ("no_batch", "used_up") and study_is_full(study):
-            return _full(request, study)
-        return _error(request, exc)
-    if _consented(request):
-        assignment_consent(assignment=assignment)
-    return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
+            response = _full(request, study)
+        else:
+            response = _error(request, exc)
+    else:
+        if _consented(request):
+            assignment_consent(assignment=assignment)
+        response = HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
+    browser_cookie_set(response, browser_id)
+    return response
 
 
 def example_image(request, token: str, kind: str):
@@ -179,7 +191,7 @@ def rate_image(request, token: str, item_id: int):
     except NotImplementedError:
         # Remote storage (S3): a short-lived signed URL, fetched by the browser over HTTPS.
         return HttpResponseRedirect(default_storage.url(name))
-    response = FileResponse(default_storage.open(name, "rb"))
+    response = media_headers_set(FileResponse(default_storage.open(name, "rb")))
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -158,8 +158,9 @@ def legan_edit_upload(*, data: bytes, expression: str, lighting: str, version: L
     from runkit.contract import model_input
     from PIL import Image as PILImage
 
-    from .services import NO_FACE, NOT_AN_IMAGE
+    from .services import NO_FACE, NOT_AN_IMAGE, uploaded_image_check
 
+    uploaded_image_check(data)
     version = version or LeganModelVersion.objects.filter(is_current=True).first()
     if version is None:
         raise ServiceError(NO_CURRENT_LEGAN, code="no_model", status=409)

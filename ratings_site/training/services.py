@@ -129,6 +129,18 @@ def quality_current() -> QualityModelVersion:
     return version
 
 
+def uploaded_image_check(data: bytes) -> None:
+    """The import's limits for an uploaded face too: size, pixels (decompression bombs), format."""
+    from django.core.exceptions import ValidationError
+
+    from ratings_site.catalog.upload_checks import image_check
+
+    try:
+        image_check(data)
+    except ValidationError as exc:
+        raise ServiceError(exc.messages[0], code="not_an_image")
+
+
 def face_prepare_for_quality(data: bytes, contract=None) -> np.ndarray:
     """The face Q reads, prepared as its checkpoint's input contract says (the CLI's --prepare
     goes through the same quality.score.prepare_face); Q's default contract without one."""
@@ -147,6 +159,7 @@ def face_prepare_for_quality(data: bytes, contract=None) -> np.ndarray:
 def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = None) -> tuple[float, QualityModelVersion]:
     from quality.score import input_contract, score_images
 
+    uploaded_image_check(data)
     version = version or quality_current()
     model = quality_model_load(version.pk)
     face = face_prepare_for_quality(data, input_contract(model))

@@ -28,12 +28,18 @@ def post(token, item, score):
     return APIClient().post(f"/api/rate/{token}/ratings/", {"item": item, "score": score}, format="json")
 
 
-def test_happy_path_is_one_query_and_stores_the_rating(served):
+def test_happy_path_is_two_queries_stores_the_rating_and_serves_the_next_item(served):
     assignment, item = served
     with CaptureQueriesContext(connection) as queries:
         response = post(assignment.token, item, 7)
-    assert response.status_code == 201 and response.json() == {"item": item, "score": 7, "created": True}
-    assert len(queries) == 1
+    body = response.json()
+    assert response.status_code == 201 and {k: body[k] for k in ("item", "score", "created")} == {
+        "item": item, "score": 7, "created": True
+    }
+    # The answer carries the next item (one round trip per image): insert + serve, two statements.
+    assert body["next"]["item"] != item and body["next"]["position"] == 2
+    assert ItemView.objects.filter(assignment=assignment, item_id=body["next"]["item"]).exists()
+    assert len(queries) == 2
     rating = Rating.objects.get(assignment=assignment, item_id=item)
     assert rating.score == 7 and 0 <= rating.response_ms < 60_000
 

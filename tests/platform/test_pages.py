@@ -121,9 +121,10 @@ def test_admin_launch_action(client, researcher):
     assert study.status == Study.Status.RUNNING
 
 
-def test_admin_import_form(client, researcher, tmp_path):
+def test_admin_import_form(client, researcher, tmp_path, settings):
     from .factories import png_bytes
 
+    settings.IMAGE_IMPORT_ROOTS = [str(tmp_path)]
     (tmp_path / "a.png").write_bytes(png_bytes(1))
     (tmp_path / "b.txt").write_text("nope")
     client.force_login(researcher)
