@@ -21,7 +21,8 @@ def open_link():
 
 
 def enter(client, inv):
-    return client.post(f"/r/{inv.token}/", REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="Mozilla/5.0 test")
+    return client.post(f"/r/{inv.token}/", {"consent": "yes"}, REMOTE_ADDR="203.0.113.7",
+                       HTTP_USER_AGENT="Mozilla/5.0 test")
 
 
 def test_a_new_session_with_the_same_browser_gets_the_same_rater_not_a_new_slot(open_link):
@@ -65,7 +66,7 @@ def test_one_per_network_still_admits_another_address(open_link):
     Invitation.objects.filter(pk=open_link.pk).update(one_per_network=True)
     open_link.refresh_from_db()
     enter(Client(), open_link)
-    Client().post(f"/r/{open_link.token}/", REMOTE_ADDR="198.51.100.9", HTTP_USER_AGENT="Mozilla/5.0 test")
+    Client().post(f"/r/{open_link.token}/", {"consent": "yes"}, REMOTE_ADDR="198.51.100.9", HTTP_USER_AGENT="Mozilla/5.0 test")
     assert Rater.objects.count() == 2
 
 

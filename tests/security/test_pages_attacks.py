@@ -19,7 +19,8 @@ ESCAPED = b"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
 @pytest.fixture
 def study():
     s = make_study_with_images(n_images=2, n_batches=1, raters=3, name=f"Study {XSS}")
-    Study.objects.filter(pk=s.pk).update(instructions=f"Rate {XSS}")
+    Study.objects.filter(pk=s.pk).update(instructions=f"Rate {XSS}", consent_statement=f"I agree {XSS}",
+                                         pay_description=f"$1 {XSS}")
     Image.objects.update(subject=XSS, original_name=f"{XSS}.png")
     return Study.objects.get(pk=s.pk)
 
@@ -39,7 +40,7 @@ def test_rater_pages_escape_study_title_and_instructions(study):
     page = client.get(f"/r/{inv.token}/")
     assert_escaped(page)
     assert ESCAPED in page.content
-    rate = client.get(client.post(f"/r/{inv.token}/")["Location"])
+    rate = client.get(client.post(f"/r/{inv.token}/", {"consent": "yes"})["Location"])
     assert_escaped(rate)
 
 
