@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from quality.adaptive_rule import priority
 from ratings_site.studies.adaptive import pool_load, study_rule
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import AdaptiveImage, Assignment, BatchItem, GoldItem, Study
 from ratings_site.studies.services import assignment_allocate, assignments_expire_stale, study_launch
 
