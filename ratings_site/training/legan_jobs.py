@@ -17,7 +17,7 @@ from ratings_site.jobs.runner import JobContext
 from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion, QualityModelVersion
-from .selectors import legan_version_current, quality_version_current
+from .selectors import legan_version_current, quality_version_current, quality_version_made_by
 from .services import Q_COPY, run_copy_once, storage_local_copy
 
 Q_JOB_NOT_Q = "Job #{job} is not a Q training job."
@@ -70,7 +70,7 @@ def legan_training_start(*, config: dict, quality_version: QualityModelVersion |
             raise ServiceError(Q_JOB_NOT_Q.format(job=after_job.pk), code="bad_chain")
         if after_job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
             raise ServiceError(Q_JOB_ENDED.format(job=after_job.pk, status=after_job.status), code="bad_chain")
-        made = QualityModelVersion.objects.filter(job=after_job).first()
+        made = quality_version_made_by(after_job)
         if made is None:  # released by the runner when the Q job ends (legan_release)
             return job_queue(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user, after_job=after_job)
         quality_version = made
@@ -84,7 +84,7 @@ def legan_training_start(*, config: dict, quality_version: QualityModelVersion |
 
 def legan_release(waiting: Job, q_job: Job) -> dict:
     """The Q job a LEGAN job waits for ended: train on the Q version it made."""
-    version = QualityModelVersion.objects.filter(job=q_job).first()
+    version = quality_version_made_by(q_job)
     if version is None:
         raise ServiceError(Q_JOB_ENDED.format(job=q_job.pk, status=q_job.status), code="bad_chain")
     return {"quality_version": version.pk}
