@@ -8,6 +8,8 @@ Anything that is not an image, a CSV or plain text is sent as a download.
 """
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponseRedirect
 from django.views.static import serve
 
 MEDIA_CSP = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'self'"
@@ -21,6 +23,20 @@ def media_headers_set(response):
     if content_type.startswith("image/svg") or not content_type.startswith(INLINE_TYPES):
         response["Content-Type"] = "application/octet-stream"
         response["Content-Disposition"] = "attachment"
+    return response
+
+
+def stored_file_response(name: str):
+    """A stored file for whoever the view has let through (a rater inside a viewing window):
+    remote storage (S3) gives a short-lived signed URL the browser fetches over HTTPS; local
+    storage streams it with the media headers. Never cached: the window, not the browser, says
+    how long it can be seen."""
+    try:
+        default_storage.path(name)
+    except NotImplementedError:
+        return HttpResponseRedirect(default_storage.url(name))
+    response = media_headers_set(FileResponse(default_storage.open(name, "rb")))
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -4,7 +4,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from ratings_site.core.permissions import PermissionActionsMixin, admin_action
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .forms import LineupImportForm
 from .models import Candidate, Lineup, LineupStudy, TargetExample, Vote

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from . import errors
 

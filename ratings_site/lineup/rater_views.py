@@ -4,37 +4,26 @@ lineup at a time (its images only inside the viewing window), and the end page.
 Raters arrive through the studies' entry points (invitation, MTurk, Prolific), which all
 end on /rate/<token>/; that page sends lineup studies here.
 """
-from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
+from ratings_site.media import stored_file_response
 from ratings_site.studies.models import Assignment
+from ratings_site.studies.selectors import image_window_open, study_for_token
 from ratings_site.studies.services import assignment_access, assignment_check_open
 
 from .models import Candidate, Lineup, LineupStudy, LineupView, TargetExample, Vote
 from .services import lineup_assignment_submit, lineup_next, vote_submit
 
-VIEW_SLACK_SECONDS = 5  # as the naturalness page: network delay between the page and its images
 SESSION_SEEN = "lineup_instructions_seen"
 REFERENCE = "ref"
 
 
 def _error(request, exc: ServiceError):
     return render(request, "rating/message.html", {"message": exc.message, "code": exc.code}, status=exc.status)
-
-
-def _file_response(name: str):
-    try:
-        default_storage.path(name)
-    except NotImplementedError:  # remote storage: a short-lived signed URL
-        return HttpResponseRedirect(default_storage.url(name))
-    response = FileResponse(default_storage.open(name, "rb"))
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def instructions_context(lineup_study: LineupStudy, *, token: str) -> dict:
@@ -118,29 +107,25 @@ def lineup_image(request, token: str, lineup_id: int, slot: str):
     view = LineupView.objects.filter(assignment=assignment, lineup_id=lineup_id).select_related("lineup").first()
     if view is None:
         return _error(request, ServiceError("That lineup is not being shown to you.", code="not_served", status=403))
-    elapsed = (timezone.now() - view.served_at).total_seconds()
-    if elapsed > assignment.batch.study.viewing_seconds + VIEW_SLACK_SECONDS:
+    if not image_window_open(study=assignment.batch.study, served_at=view.served_at):
         return _error(request, ServiceError("The viewing time for this lineup is over.", code="view_over", status=403))
     if slot == REFERENCE:
-        return _file_response(view.lineup.reference.name)
+        return stored_file_response(view.lineup.reference.name)
     if not slot.isdigit() or int(slot) >= len(view.order):
         return _error(request, ServiceError("No such image in this lineup.", code="bad_choice", status=404))
     candidate = Candidate.objects.get(pk=view.order[int(slot)])
-    return _file_response(candidate.image.name)
+    return stored_file_response(candidate.image.name)
 
 
 @require_GET
 def example_image(request, token: str, example_id: int):
     """The real target examples: shown to anyone holding the study's invitation or one of
     its assignments, at any time (they are not what is being judged)."""
-    from ratings_site.crowd.models import Invitation
-
-    study_id = (Assignment.objects.filter(token=token).values_list("batch__study_id", flat=True).first()
-                or Invitation.objects.filter(token=token, revoked=False).values_list("study_id", flat=True).first())
-    example = TargetExample.objects.filter(pk=example_id, lineup_study_id=study_id).first() if study_id else None
+    study = study_for_token(token)
+    example = TargetExample.objects.filter(pk=example_id, lineup_study_id=study.pk).first() if study else None
     if example is None:
         return _error(request, ServiceError("No such example.", code="unknown_example", status=404))
-    return _file_response(example.image.name)
+    return stored_file_response(example.image.name)
 
 
 def done_page(request, token: str):

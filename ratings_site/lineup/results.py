@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.inter_rater import fleiss_kappa
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment
 
 from . import errors

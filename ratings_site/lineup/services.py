@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Batch, Study
 from ratings_site.studies.services import assignment_check_open, assignment_submit
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from .results import LineupResults
 

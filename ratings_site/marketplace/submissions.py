@@ -1,13 +1,19 @@
 """Claimed marketplace work: recording it, confirming it (it counts) or discarding it (never counts)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from ratings_site.core.errors import ServiceError
+from ratings_site.crowd.services import rater_get_or_create
 from ratings_site.labels.compute import RatingArrays, raters_gold_check
-from ratings_site.studies.models import Assignment, Rating, Study
+from ratings_site.studies.models import Assignment, Batch, Rating, Study
+from ratings_site.studies.services import assignment_allocate, assignment_marketplace_link
 
 from .models import MarketplaceSettings, MarketplaceSubmission, OnGoldFailure, PublishedTask
 
@@ -27,6 +33,44 @@ def submission_record(*, task: PublishedTask, assignment: Assignment, external_a
                 existing.save(update_fields=["external_assignment_id", "task"])
             return existing
         return MarketplaceSubmission.objects.create(study_id=task.study_id, task=task, assignment=assignment, **key)
+
+
+MSG_OTHER_BATCH = "You still have an unfinished batch of this study: finish it (or return its task) first."
+
+
+@dataclass
+class Arrival:
+    assignment: Assignment
+    resumed: bool  # a reload or a replayed link: the same work as before
+
+
+def worker_arrival_record(
+    *, study: Study, task: PublishedTask, environment: str, worker_id: str, external_assignment_id: str,
+    submit_to: str | Callable[[Assignment], str], batch: Batch | None = None,
+) -> Arrival:
+    """A marketplace worker arrives at the entry link: find their work again, or give them a slot,
+    point it at the marketplace's assignment and record the claim, all together or not at all.
+
+    `submit_to` is where the finished work goes, or a function of the slot that says so (a relay
+    URL with the slot's token); `batch` pins the slot to the task's batch (an MTurk HIT)."""
+    with transaction.atomic():
+        existing = submission_for_key(
+            provider=task.provider, environment=environment, external_assignment_id=external_assignment_id, worker_id=worker_id
+        )
+        if existing is not None and existing.assignment.status in (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED):
+            return Arrival(existing.assignment, resumed=True)
+        rater = rater_get_or_create(provider=task.provider, environment=environment, external_id=worker_id)
+        assignment = assignment_allocate(
+            study=study, rater=rater, batch=batch, external_assignment_id=external_assignment_id,
+            submit_to=submit_to if isinstance(submit_to, str) else "",
+        )
+        if batch is not None and assignment.batch_id != batch.pk:
+            raise ServiceError(MSG_OTHER_BATCH, code="other_batch", status=409)
+        target = submit_to if isinstance(submit_to, str) else submit_to(assignment)
+        if (assignment.external_assignment_id, assignment.external_submit_to) != (external_assignment_id, target):
+            assignment_marketplace_link(assignment=assignment, external_assignment_id=external_assignment_id, submit_to=target)
+        submission_record(task=task, assignment=assignment, external_assignment_id=external_assignment_id, worker_id=worker_id)
+        return Arrival(assignment, resumed=False)
 
 
 def submission_for_key(*, provider: str, environment: str, external_assignment_id: str, worker_id: str):

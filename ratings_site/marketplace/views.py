@@ -7,7 +7,6 @@ confirms it from the marketplace's records.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,19 +16,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from mturk.errors import InvalidRequestError
 from mturk.questions import parse_worker_params
-from ratings_site.crowd.services import rater_get_or_create
 from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
 from ratings_site.studies.selectors import study_task_summary
-from ratings_site.studies.services import assignment_access, assignment_allocate
+from ratings_site.studies.services import assignment_access
 
 from . import errors
 from .models import PublishedTask
-from .submissions import submission_for_key, submission_record
+from .submissions import worker_arrival_record
 from .submit_hosts import submit_target
 
 PROLIFIC_COMPLETION_URL = "https://app.prolific.com/submissions/complete"
-MSG_OTHER_BATCH = "You still have an unfinished batch of this study: finish it (or return its task) first."
 
 
 def _message(request, message: str, status: int, code: str = "marketplace"):
@@ -84,26 +81,14 @@ def mturk_entry(request, study_id: int):
         return _message(request, errors.BAD_SUBMIT_HOST, 400, "bad_submit_host")
     if environment != study.provider_environment:
         return _message(request, errors.WRONG_ENVIRONMENT.format(expected=study.provider_environment, got=environment), 400)
-    with transaction.atomic():  # the slot, the assignment id and the claim are written together, or not at all
-        existing = submission_for_key(
-            provider="mturk", environment=environment, external_assignment_id=visit.assignment_id, worker_id=visit.worker_id
+    try:
+        arrival = worker_arrival_record(
+            study=study, task=task, environment=environment, worker_id=visit.worker_id,
+            external_assignment_id=visit.assignment_id, submit_to=submit_url, batch=task.batch,
         )
-        if existing is not None and existing.assignment.status in (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED):
-            return _continue(request, existing.assignment)  # a reload, or a replayed link: the same work
-        rater = rater_get_or_create(provider="mturk", environment=environment, external_id=visit.worker_id)
-        try:
-            assignment = assignment_allocate(
-                study=study, rater=rater, batch=task.batch, external_assignment_id=visit.assignment_id, submit_to=submit_url
-            )
-        except ServiceError as exc:
-            return _message(request, exc.message, exc.status, exc.code)
-        if assignment.batch_id != task.batch_id:
-            return _message(request, MSG_OTHER_BATCH, 409, "other_batch")
-        if (assignment.external_assignment_id, assignment.external_submit_to) != (visit.assignment_id, submit_url):
-            # Returned and accepted again: MTurk gave a new assignment id for the same slot.
-            Assignment.objects.filter(pk=assignment.pk).update(external_assignment_id=visit.assignment_id, external_submit_to=submit_url)
-        submission_record(task=task, assignment=assignment, external_assignment_id=visit.assignment_id, worker_id=visit.worker_id)
-        return _continue(request, assignment)
+    except ServiceError as exc:
+        return _message(request, exc.message, exc.status, exc.code)
+    return _continue(request, arrival.assignment)
 
 
 @require_GET
@@ -119,21 +104,17 @@ def prolific_entry(request, study_id: int):
     if task is None:
         return _message(request, errors.UNKNOWN_TASK, 404, "unknown_task")
     environment = study.provider_environment
-    with transaction.atomic():  # the slot, the relay and the claim are written together, or not at all
-        existing = submission_for_key(
-            provider="prolific", environment=environment, external_assignment_id=values["SESSION_ID"], worker_id=values["PROLIFIC_PID"]
+    try:
+        arrival = worker_arrival_record(
+            study=study, task=task, environment=environment, worker_id=values["PROLIFIC_PID"],
+            external_assignment_id=values["SESSION_ID"],
+            submit_to=lambda a: request.build_absolute_uri(reverse("marketplace:prolific_complete", args=[a.token])),
         )
-        if existing is not None and existing.assignment.status in (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED):
-            return _continue(request, existing.assignment)
-        rater = rater_get_or_create(provider="prolific", environment=environment, external_id=values["PROLIFIC_PID"])
-        try:
-            assignment = assignment_allocate(study=study, rater=rater, external_assignment_id=values["SESSION_ID"])
-        except ServiceError as exc:
-            return _message(request, exc.message, exc.status, exc.code)
-        relay = request.build_absolute_uri(reverse("marketplace:prolific_complete", args=[assignment.token]))
-        Assignment.objects.filter(pk=assignment.pk).update(external_assignment_id=values["SESSION_ID"], external_submit_to=relay)
-        submission_record(task=task, assignment=assignment, external_assignment_id=values["SESSION_ID"], worker_id=values["PROLIFIC_PID"])
-        return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
+    except ServiceError as exc:
+        return _message(request, exc.message, exc.status, exc.code)
+    if arrival.resumed:
+        return _continue(request, arrival.assignment)
+    return HttpResponseRedirect(reverse("rating:rate", args=[arrival.assignment.token]))
 
 
 @csrf_exempt  # the done page's plain form; this view only redirects, it changes nothing

@@ -117,6 +117,17 @@ def _study_for(run: Stage2Run, balanced_size: int) -> Study:
 
 
 def stage2_build(*, run: Stage2Run, on_progress=None, should_stop=None) -> dict:
+    """Run the funnel for `run`: RUNNING while it works, DONE with the funnel, or FAILED with
+    the reason a rule was broken (the job says it too)."""
+    Stage2Run.objects.filter(pk=run.pk).update(status=Stage2Run.Status.RUNNING)
+    try:
+        return _stage2_build(run=run, on_progress=on_progress, should_stop=should_stop)
+    except ServiceError as exc:
+        Stage2Run.objects.filter(pk=run.pk).update(status=Stage2Run.Status.FAILED, problems=[exc.message])
+        raise
+
+
+def _stage2_build(*, run: Stage2Run, on_progress=None, should_stop=None) -> dict:
     version = run.svm_version
     options = stage2_analysis_options(run.analysis_config, version)
     images = dict(Image.objects.filter(source__in=run.sources.all()).values_list("id", "source__slug"))

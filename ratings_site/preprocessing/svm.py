@@ -10,9 +10,9 @@ import joblib
 import numpy as np
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from ratings_site.core.errors import ServiceError
+from ratings_site.core.selectors import number_next
 from ratings_site.jobs.models import Job
 from ratings_site.jobs.runner import JobStopped
 from ratings_site.jobs.services import job_queue
@@ -88,7 +88,7 @@ def svm_training_start(*, study, params: dict | None = None, user=None):
 
 def _version_create(**fields) -> SvmModelVersion:
     for _ in range(5):  # two trainings finishing together: the loser takes the next number
-        number = (SvmModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+        number = number_next(SvmModelVersion.objects.all())
         try:
             with transaction.atomic():
                 return SvmModelVersion.objects.create(number=number, **fields)

@@ -56,12 +56,7 @@ def stage2_body(context: JobContext) -> dict:
     from .stage2 import stage2_build
 
     run = Stage2Run.objects.select_related("svm_version", "study").get(pk=context.job.params["run"])
-    Stage2Run.objects.filter(pk=run.pk).update(status=Stage2Run.Status.RUNNING)
-    try:
-        return stage2_build(run=run, on_progress=context.on_progress, should_stop=context.should_stop)
-    except ServiceError as exc:
-        Stage2Run.objects.filter(pk=run.pk).update(status=Stage2Run.Status.FAILED, problems=[exc.message])
-        raise
+    return stage2_build(run=run, on_progress=context.on_progress, should_stop=context.should_stop)
 
 
 CANCELLED = "cancelled; finished images stay stored and a new job skips them"

@@ -23,7 +23,7 @@ from datetime import datetime
 
 import numpy as np
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from quality.adaptive_rule import Z90, PoolState, choose, half_width, open_images, priors_estimate, rule_from, variance_hat
@@ -31,6 +31,7 @@ from quality.adaptive_rule import Z90, PoolState, choose, half_width, open_image
 from . import errors
 from .adaptive_sql import adaptive_item_next_fast
 from ratings_site.core.errors import ServiceError
+from ratings_site.core.selectors import number_next
 from .models import AdaptiveImage, Assignment, Batch, BatchItem, ItemView, Rating, Study
 from .next_item import NextItem, answer_deadline
 
@@ -191,7 +192,7 @@ def _serve(assignment, study, now):
             item = BatchItem.objects.create(
                 batch_id=assignment.batch_id, image_id=int(pool.image_ids[k]), position=position,
                 assignment=assignment, pool_id=int(pool.ids[k]),
-                pool_seq=(BatchItem.objects.filter(pool_id=int(pool.ids[k])).aggregate(m=Max("pool_seq"))["m"] or 0) + 1,
+                pool_seq=number_next(BatchItem.objects.filter(pool_id=int(pool.ids[k])), "pool_seq"),
             )
         if item is None or item.pk in rated:
             continue

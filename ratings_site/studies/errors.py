@@ -1,8 +1,5 @@
 """Messages raters and researchers see; tests assert them."""
 
-
-from ratings_site.core.errors import ServiceError  # noqa: F401  (its old home; import it from core)
-
 SCORE_NOT_INTEGER = "The rating must be a whole number from 0 to 10, in ASCII digits."
 SCORE_OUT_OF_RANGE = "The rating must be between 0 and 10; got {score}."
 ITEM_NOT_INTEGER = "The item must be an image id from your batch, a whole number in ASCII digits."

@@ -3,23 +3,21 @@
 Server-rendered HTML with plain forms, so it works without a build step (and without
 JavaScript); a small script adds keyboard keys and the countdowns.
 """
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ratings_site.crowd.browser_keys import browser_cookie_set, browser_id_new, browser_id_read, browser_key, network_key
 from ratings_site.crowd.services import invitation_access, invitation_rater_known, invitation_redeem
 from ratings_site.crowd.models import Rater
-from ratings_site.media import media_headers_set
+from ratings_site.media import stored_file_response
 
 from ratings_site.core.errors import ServiceError
 
 from . import errors
 from .models import Assignment, BatchItem, ItemView, Rating, Study
-from .selectors import study_is_full, study_task_summary
+from .selectors import image_window_open, study_for_token, study_is_full, study_task_summary
 from .services import (
     assignment_access,
     assignment_allocate,
@@ -31,7 +29,6 @@ from .services import (
 )
 
 SESSION_RATERS = "raters_by_study"
-VIEW_SLACK_SECONDS = 5  # network delay between serving the page and fetching the image
 
 
 def _error(request, exc: ServiceError, template="rating/message.html", **context):
@@ -107,11 +104,11 @@ def invitation_page(request, token: str):
 
 def example_image(request, token: str, kind: str):
     """The instructions' example faces, for whoever holds an invitation or assignment token."""
-    study = Study.objects.filter(invitations__token=token).first() or Study.objects.filter(batches__assignments__token=token).first()
+    study = study_for_token(token)
     image = getattr(study, f"example_{kind}", None) if study and kind in ("natural", "unnatural") else None
     if image is None:
         raise Http404("No such example.")
-    return FileResponse(image.shown_file.open("rb"))
+    return stored_file_response(image.shown_file.name)
 
 
 @require_http_methods(["GET", "POST"])
@@ -182,18 +179,9 @@ def rate_image(request, token: str, item_id: int):
     view = ItemView.objects.filter(assignment=assignment, item_id=item_id).select_related("item__image").first()
     if view is None:
         return _error(request, ServiceError("That image is not being shown to you.", code="not_served", status=403))
-    elapsed = (timezone.now() - view.served_at).total_seconds()
-    if elapsed > assignment.batch.study.viewing_seconds + VIEW_SLACK_SECONDS:
+    if not image_window_open(study=assignment.batch.study, served_at=view.served_at):
         return _error(request, ServiceError("The viewing time for this image is over.", code="view_over", status=403))
-    name = view.item.image.shown_file.name
-    try:
-        default_storage.path(name)
-    except NotImplementedError:
-        # Remote storage (S3): a short-lived signed URL, fetched by the browser over HTTPS.
-        return HttpResponseRedirect(default_storage.url(name))
-    response = media_headers_set(FileResponse(default_storage.open(name, "rb")))
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return stored_file_response(view.item.image.shown_file.name)
 
 
 def done_page(request, token: str):

@@ -1,6 +1,9 @@
 """Reads for studies: progress per batch, counts for list pages, what a task asks of a rater."""
 import math
 from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
 
 from django.db.models import Count, Q
 
@@ -93,6 +96,21 @@ def study_task_summary(study: Study) -> TaskSummary:
         images_per_task=images, n_batches=study.n_batches, raters_per_batch=study.raters_per_batch,
         expected_minutes=study.expected_minutes or estimate, minutes_estimated=not study.expected_minutes,
     )
+
+
+IMAGE_SLACK_SECONDS = 5  # network delay between serving a page and the browser fetching its images
+
+
+def image_window_open(*, study: Study, served_at: datetime, now: datetime | None = None) -> bool:
+    """Whether an image served at `served_at` may still be fetched: the study's viewing window,
+    measured by the server, plus the slack for the page's image requests."""
+    return ((now or timezone.now()) - served_at).total_seconds() <= study.viewing_seconds + IMAGE_SLACK_SECONDS
+
+
+def study_for_token(token: str) -> Study | None:
+    """The study an assignment token, or an invitation token not revoked, belongs to."""
+    return (Study.objects.filter(batches__assignments__token=token).first()
+            or Study.objects.filter(invitations__token=token, invitations__revoked=False).first())
 
 
 def study_is_full(study: Study) -> bool:

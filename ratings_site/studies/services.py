@@ -239,6 +239,19 @@ def assignment_allocate(
         )
 
 
+def assignment_marketplace_link(*, assignment: Assignment, external_assignment_id: str, submit_to: str) -> Assignment:
+    """Point a slot at the marketplace's current assignment id and submit address (a worker who
+    returned a task and accepted it again gets a new id for the same slot)."""
+    if not external_assignment_id:
+        raise ServiceError("A marketplace assignment needs its external id.", code="missing_assignment_id")
+    with transaction.atomic():
+        Assignment.objects.filter(pk=assignment.pk).update(
+            external_assignment_id=external_assignment_id, external_submit_to=submit_to
+        )
+    assignment.external_assignment_id, assignment.external_submit_to = external_assignment_id, submit_to
+    return assignment
+
+
 def assignment_consent(*, assignment: Assignment, now: datetime | None = None) -> Assignment:
     """Record that the rater accepted the study's consent statement (the first time only)."""
     Assignment.objects.filter(pk=assignment.pk, consented_at__isnull=True).update(consented_at=now or timezone.now())

@@ -20,6 +20,12 @@ from .services import quality_score_upload, quality_scoring_start, quality_train
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
+def upload_size_check(value):
+    """A face to score or edit, not an archive: refused before it is read."""
+    if value.size > MAX_UPLOAD_BYTES:
+        raise serializers.ValidationError(f"The image is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+
+
 class QualityVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = QualityModelVersion
@@ -32,13 +38,8 @@ class TrainRequestSerializer(serializers.Serializer):
 
 
 class ScoreUploadSerializer(serializers.Serializer):
-    image = serializers.FileField()
+    image = serializers.FileField(validators=[upload_size_check])
     version = serializers.PrimaryKeyRelatedField(queryset=QualityModelVersion.objects.all(), required=False)
-
-    def validate_image(self, value):
-        if value.size > MAX_UPLOAD_BYTES:
-            raise serializers.ValidationError(f"The image is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
-        return value
 
 
 class ScoreResultSerializer(serializers.Serializer):
@@ -106,15 +107,10 @@ class LeganVersionSerializer(serializers.ModelSerializer):
 
 
 class LeganEditSerializer(serializers.Serializer):
-    image = serializers.FileField()
+    image = serializers.FileField(validators=[upload_size_check])
     expression = serializers.CharField()
     lighting = serializers.CharField()
     version = serializers.PrimaryKeyRelatedField(queryset=LeganModelVersion.objects.all(), required=False)
-
-    def validate_image(self, value):
-        if value.size > MAX_UPLOAD_BYTES:
-            raise serializers.ValidationError(f"The image is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
-        return value
 
 
 class LeganTrain(APIView):

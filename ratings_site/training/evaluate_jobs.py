@@ -24,6 +24,7 @@ from ratings_site.jobs.runner import JobContext
 from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion
+from .selectors import legan_version_made_by
 from .services import Q_COPY, run_copy_once, storage_local_copy
 
 NOT_A_LEGAN_JOB = "Job #{job} is not a LEGAN training job."
@@ -89,7 +90,7 @@ def legan_evaluation_start(*, pairs_manifest: str, version: LeganModelVersion | 
             raise ServiceError(NOT_A_LEGAN_JOB.format(job=after_job.pk), code="bad_chain")
         if after_job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
             raise ServiceError(LEGAN_JOB_ENDED.format(job=after_job.pk, status=after_job.status), code="bad_chain")
-        version = LeganModelVersion.objects.filter(job=after_job).first()
+        version = legan_version_made_by(after_job)
         if version is None:  # released by the runner when the LEGAN job ends (evaluation_release)
             return job_queue(kind=Job.Kind.EVALUATE_LEGAN, params={"pairs_manifest": manifest}, user=user,
                              after_job=after_job)
@@ -102,7 +103,7 @@ def legan_evaluation_start(*, pairs_manifest: str, version: LeganModelVersion | 
 
 def evaluation_release(waiting: Job, legan_job: Job) -> dict:
     """The LEGAN job an evaluation waits for ended: evaluate the version it made."""
-    version = LeganModelVersion.objects.filter(job=legan_job).first()
+    version = legan_version_made_by(legan_job)
     if version is None:
         raise ServiceError(LEGAN_JOB_ENDED.format(job=legan_job.pk, status=legan_job.status), code="bad_chain")
     return {"version": version.pk}

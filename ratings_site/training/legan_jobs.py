@@ -9,14 +9,15 @@ from pathlib import Path
 
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max
 
 from ratings_site.core.errors import ServiceError
+from ratings_site.core.selectors import number_next
 from ratings_site.jobs.models import Job
 from ratings_site.jobs.runner import JobContext
 from ratings_site.jobs.services import job_queue
 
 from .models import LeganModelVersion, QualityModelVersion
+from .selectors import legan_version_current, quality_version_current, quality_version_made_by
 from .services import Q_COPY, run_copy_once, storage_local_copy
 
 Q_JOB_NOT_Q = "Job #{job} is not a Q training job."
@@ -69,12 +70,12 @@ def legan_training_start(*, config: dict, quality_version: QualityModelVersion |
             raise ServiceError(Q_JOB_NOT_Q.format(job=after_job.pk), code="bad_chain")
         if after_job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
             raise ServiceError(Q_JOB_ENDED.format(job=after_job.pk, status=after_job.status), code="bad_chain")
-        made = QualityModelVersion.objects.filter(job=after_job).first()
+        made = quality_version_made_by(after_job)
         if made is None:  # released by the runner when the Q job ends (legan_release)
             return job_queue(kind=Job.Kind.TRAIN_LEGAN, params=params, user=user, after_job=after_job)
         quality_version = made
     if quality_version is None and parsed.loss.lambda_qual > 0:
-        quality_version = QualityModelVersion.objects.filter(is_current=True).first()
+        quality_version = quality_version_current()
         if quality_version is None:
             raise ServiceError("The quality loss needs a Q version: train Q first or chain after a Q job.", code="no_q")
     params["quality_version"] = quality_version.pk if quality_version else None
@@ -83,7 +84,7 @@ def legan_training_start(*, config: dict, quality_version: QualityModelVersion |
 
 def legan_release(waiting: Job, q_job: Job) -> dict:
     """The Q job a LEGAN job waits for ended: train on the Q version it made."""
-    version = QualityModelVersion.objects.filter(job=q_job).first()
+    version = quality_version_made_by(q_job)
     if version is None:
         raise ServiceError(Q_JOB_ENDED.format(job=q_job.pk, status=q_job.status), code="bad_chain")
     return {"quality_version": version.pk}
@@ -126,8 +127,8 @@ def legan_plots(run_dir: Path) -> list[Path]:
 
 def legan_version_create(*, job, checkpoint: Path, config: dict, metrics: dict, quality_version) -> LeganModelVersion:
     with transaction.atomic():
-        number = (LeganModelVersion.objects.select_for_update().aggregate(n=Max("number"))["n"] or 0) + 1
-        first = not LeganModelVersion.objects.filter(is_current=True).exists()
+        number = number_next(LeganModelVersion.objects.all())
+        first = legan_version_current() is None
         version = LeganModelVersion(number=number, job=job, quality_version=quality_version, config=config,
                                     metrics=metrics, is_current=first)
         with open(checkpoint, "rb") as fh:
@@ -161,7 +162,7 @@ def legan_edit_upload(*, data: bytes, expression: str, lighting: str, version: L
     from .services import NO_FACE, NOT_AN_IMAGE, uploaded_image_check
 
     uploaded_image_check(data)
-    version = version or LeganModelVersion.objects.filter(is_current=True).first()
+    version = version or legan_version_current()
     if version is None:
         raise ServiceError(NO_CURRENT_LEGAN, code="no_model", status=409)
     G, config = legan_generator_load(version.pk)

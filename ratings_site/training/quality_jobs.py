@@ -8,12 +8,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max
 
+from ratings_site.core.selectors import number_next
 from ratings_site.jobs.runner import JobContext
 from ratings_site.labels.services import export_bytes, labels_frame
 
 from .models import QualityModelVersion
+from .selectors import quality_version_current
 
 LABELS_FILE = "labels.csv"
 
@@ -76,8 +77,8 @@ def quality_plots(run_dir: Path) -> list[Path]:
 
 def quality_version_create(*, job, checkpoint: Path, config: dict, metrics: dict, data_hash: str) -> QualityModelVersion:
     with transaction.atomic():
-        number = (QualityModelVersion.objects.select_for_update().aggregate(n=Max("number"))["n"] or 0) + 1
-        first = not QualityModelVersion.objects.filter(is_current=True).exists()
+        number = number_next(QualityModelVersion.objects.all())
+        first = quality_version_current() is None
         version = QualityModelVersion(number=number, job=job, study=job.study, config=config, metrics=metrics,
                                       data_hash=data_hash, is_current=first)
         with open(checkpoint, "rb") as fh:

@@ -17,6 +17,7 @@ from ratings_site.jobs.services import job_queue
 from ratings_site.labels.models import Label
 
 from .models import QualityModelVersion
+from .selectors import quality_version_current
 
 NO_LABELS = "Study '{study}' has no labels yet: compute its labels before training Q."
 NO_CURRENT_Q = "No quality model is marked current yet: train Q first."
@@ -123,7 +124,7 @@ def quality_model_load(version_id: int):
 
 
 def quality_current() -> QualityModelVersion:
-    version = QualityModelVersion.objects.filter(is_current=True).first()
+    version = quality_version_current()
     if version is None:
         raise ServiceError(NO_CURRENT_Q, code="no_model", status=409)
     return version

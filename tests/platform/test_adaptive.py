@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from ratings_site.labels.models import Label
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import AdaptiveImage, BatchItem, Rating, Study
 from ratings_site.studies.services import assignment_allocate, assignment_consent, item_next, rating_submit
 

@@ -16,9 +16,9 @@ from rest_framework.test import APIClient
 
 from quality.adaptive_rule import priority
 from ratings_site.studies.adaptive import pool_load, study_rule
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import AdaptiveImage, Assignment, BatchItem, GoldItem, Study
-from ratings_site.studies.services import assignment_allocate, assignments_expire_stale, study_launch
+from ratings_site.studies.services import assignment_allocate, assignment_consent, assignments_expire_stale, study_launch
 
 from .factories import make_images, rater
 
@@ -82,6 +82,7 @@ def test_sql_allocation_follows_the_rule_over_random_histories(history, half_wid
             assignment = assignment_allocate(study=study, rater=person)
         except ServiceError:
             continue
+        assignment_consent(assignment=assignment)  # the rating API serves nothing before consent
         study.refresh_from_db()
         before = pool_load(study, person.pk)
         rule = study_rule(study)

@@ -15,7 +15,7 @@ from ratings_site.lineup.models import Candidate, Lineup, LineupStudy, LineupVie
 from ratings_site.lineup.results import lineup_results
 from ratings_site.lineup.services import lineup_next, lineup_study_import, vote_submit
 from ratings_site.lineup.table import MD_HEADER, study_table_fill
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
 from ratings_site.studies.services import assignment_submit
 

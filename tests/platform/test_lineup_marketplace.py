@@ -7,7 +7,7 @@ from ratings_site.lineup.models import Vote
 from ratings_site.lineup.results import lineup_results
 from ratings_site.marketplace.models import MarketplaceSettings, PublishedTask
 from ratings_site.marketplace.services import submissions_sync
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
 
 from .lineup_helpers import make_lineup_study, make_run

@@ -7,7 +7,7 @@ from django.db import connection
 
 from ratings_site.lineup.models import LineupView, Vote
 from ratings_site.lineup.services import lineup_next, vote_submit
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment
 
 from .lineup_helpers import allocate, make_lineup_study, make_run

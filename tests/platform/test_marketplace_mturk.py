@@ -375,3 +375,17 @@ def test_beat_task_syncs_running_studies(client, mturk):
     summary = marketplace_sync_task.delay().get()
     assert summary[study.pk]["confirmed"] == 1
     assert Assignment.objects.get().verified
+
+
+def test_a_worker_with_an_unfinished_batch_is_sent_back_to_it_not_given_another(client, mturk):
+    study = mturk_study(n_batches=2, raters=2)
+    first = mturk.accept(hit_of(study, 0), "ATWOHITS")
+    assert visit(client, study, assignmentId=first, hitId=hit_of(study, 0), workerId="ATWOHITS",
+                 turkSubmitTo=SANDBOX_SUBMIT).status_code == 302
+    second = mturk.accept(hit_of(study, 1), "ATWOHITS")
+    refused = visit(client, study, assignmentId=second, hitId=hit_of(study, 1), workerId="ATWOHITS", turkSubmitTo=SANDBOX_SUBMIT)
+    assert refused.status_code == 409 and "unfinished batch" in refused.content.decode()
+    # Nothing of the second HIT was recorded: one slot, one claim, both for the first HIT.
+    [assignment] = Assignment.objects.filter(rater__external_id="ATWOHITS")
+    assert (assignment.batch.index, assignment.external_assignment_id) == (0, first)
+    assert list(MarketplaceSubmission.objects.values_list("external_assignment_id", flat=True)) == [first]

@@ -165,3 +165,15 @@ def test_killed_worker_resumes_training_from_its_checkpoint(tmp_path, settings, 
     assert resumed is not None and 10 <= resumed <= killed_at  # from a checkpoint, not from zero
     assert done.attempts == 2 and done.progress_done == 400
     assert QualityModelVersion.objects.filter(job=done).exists()
+
+
+@pytest.mark.django_db
+def test_uploads_over_the_limit_are_refused_before_any_model_is_asked(researcher, monkeypatch):
+    monkeypatch.setattr("ratings_site.training.api.MAX_UPLOAD_BYTES", 1024 * 1024)
+    client = api_for(researcher)
+    for url, extra in (("/api/quality/score/", {}), ("/api/legan/edit/", {"expression": "smile", "lighting": "front"})):
+        too_big = client.post(url, {"image": io.BytesIO(b"\0" * (1024 * 1024 + 1)), **extra}, format="multipart")
+        assert too_big.status_code == 400, (url, too_big.content)
+        assert "larger than 1 MB" in str(too_big.json()["image"])
+        small = client.post(url, {"image": io.BytesIO(b"\0" * 100), **extra}, format="multipart")
+        assert small.status_code != 400 or "larger than" not in str(small.json())  # the size alone passes

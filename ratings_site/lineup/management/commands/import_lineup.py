@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Study
 
 from ...services import lineup_study_import

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings_site.studies.errors import ServiceError
+from ratings_site.core.errors import ServiceError
 
 from ...models import LineupStudy
 from ...results import lineup_results, results_text
