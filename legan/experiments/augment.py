@@ -30,7 +30,6 @@ import csv
 import json
 import math
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -45,6 +44,7 @@ from legan.experiments.augment_data import (EXPRESSION_SETS, VERIFICATION_SET, F
 from legan.experiments.augment_models import (ClassifierConfig, expression_auc, train_classifier,
                                               verification_scores)
 from runkit.device import select_device
+from runkit.provenance import device_description, git_commit
 
 CONDITIONS = ("original", "augmented")
 MSG_NO_GENERATOR = "give --generator CHECKPOINT or --train-generator"
@@ -236,26 +236,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def git_commit() -> str:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def device_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import os
-
-    return f"cpu ({os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads)"
 
 
 # -- the experiment -------------------------------------------------------------------------

@@ -135,3 +135,12 @@ def test_iteration_loop_can_ask_for_a_stop_before_each_step():
     # after the last step nobody asks: the run ends, it is not stopped
     loop, calls, _ = run_loop(3, stop_at=3, log_every=5, sample_every=5, checkpoint_every=5, stop_before_step=True)
     assert loop.iteration == 3 and calls[-1] == ("checkpoint", 3)
+
+
+def test_provenance_names_the_commit_and_the_machine(tmp_path):
+    from runkit.provenance import device_description, git_commit
+
+    commit = git_commit()
+    assert commit == "unknown" or len(commit.removesuffix("-dirty")) == 40
+    assert git_commit(tmp_path) == "unknown"  # not a checkout
+    assert device_description("cpu").startswith("cpu (") and "torch threads" in device_description("cpu")
