@@ -25,6 +25,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.database import create_images, fresh_database  # noqa: E402
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ratings_bench")
 
 
@@ -35,35 +36,14 @@ def free_port():
 
 
 def setup_database(batches: int, items: int, raters: int) -> str:
-    import psycopg2
-
-    admin = psycopg2.connect(DB_URL.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    name = DB_URL.rsplit("/", 1)[1]
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    os.environ["DATABASE_URL"] = DB_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ratings_site.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from ratings_site.catalog.models import Image, Source
+    fresh_database(DB_URL)
     from ratings_site.crowd.models import Invitation
     from ratings_site.crowd.services import invitations_create
     from ratings_site.studies.models import Study
     from ratings_site.studies.services import study_launch
 
-    source = Source.objects.get(slug="stylegan")
     n = batches * items
-    Image.objects.bulk_create(
-        Image(file=f"images/bench/{i}.png", sha256=f"{i:064x}", source=source, original_name=f"{i}.png", width=128, height=128)
-        for i in range(n)
-    )
+    create_images(n)
     study = Study.objects.create(name="bench", sample_size=n, n_batches=batches, raters_per_batch=3)
     study_launch(study=study)
     [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=raters)
