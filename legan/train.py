@@ -27,14 +27,6 @@ from legan.train_loop import LeganRun
 from runkit.loop import TrainResult
 
 
-def _optimizer_step(opt: torch.optim.Optimizer, scaler) -> None:
-    if scaler is None:
-        opt.step()
-    else:
-        scaler.step(opt)
-        scaler.update()
-
-
 def train(config: TrainConfig, *, run_dir, resume: bool = False,
           on_progress: Optional[Callable[[int, int, dict], None]] = None,
           should_stop: Optional[Callable[[], bool]] = None,
@@ -111,11 +103,11 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
                                         channels_last=build.uses_channels_last(config, device))
             opt_D.zero_grad(set_to_none=True)
             meter.add(loss.accumulate_gradients("D", batch))
-            _optimizer_step(opt_D, scalers.get("D"))
+            build.optimizer_step(opt_D, scalers.get("D"))
             if (loop.iteration + 1) % config.n_critic == 0:
                 opt_G.zero_grad(set_to_none=True)
                 meter.add(loss.accumulate_gradients("G", batch))
-                _optimizer_step(opt_G, scalers.get("G"))
+                build.optimizer_step(opt_G, scalers.get("G"))
             if loop.end_iteration():
                 break
     return run.result(loop)
