@@ -8,4 +8,4 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
 COPY . .
 RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
-CMD ["gunicorn", "ratings_site.wsgi", "-b", "0.0.0.0:8000", "-w", "4"]
+CMD ["gunicorn", "ratings_site.wsgi", "-c", "gunicorn.conf.py"]

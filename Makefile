@@ -10,7 +10,7 @@ $(VENV)/.installed: requirements-dev.txt
 	scripts/bootstrap $(VENV) requirements-dev.txt
 	@touch $@
 
-.PHONY: install demo demo-lineup test bench lock
+.PHONY: install demo demo-lineup test bench lock fuzz load
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,15 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	scripts/bench
+
+# API fuzzing against the OpenAPI schema, as every role, with many more examples than CI's 3.
+fuzz: $(VENV)/.installed
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} scripts/test tests/fuzz -q $(TEST_ARGS)
+
+# Load on the rating endpoints against gunicorn.conf.py on PostgreSQL (127.0.0.1 only, bounded).
+LOAD_ARGS ?= --raters 300 --seconds 60
+load: $(VENV)/.installed
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ratings_bench} $(PY) bench/bench_load.py $(LOAD_ARGS)
 
 # Regenerate the lock files from pyproject.toml (pip-tools; needs the package index).
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -c torch-cpu.txt

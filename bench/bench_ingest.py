@@ -71,7 +71,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
 def one_rater(base: str, invitation: str, seed: int):
     session = requests.Session()
     session.get(f"{base}/r/{invitation}/")
-    start = session.post(f"{base}/r/{invitation}/", data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
+    start = session.post(f"{base}/r/{invitation}/", data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", ""), "consent": "yes"},
                          headers={"Referer": f"{base}/r/{invitation}/"}, allow_redirects=False)
     token = start.headers["Location"].rstrip("/").split("/")[-1]
     rng = np.random.default_rng(seed)

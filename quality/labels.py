@@ -1,7 +1,9 @@
 """Read and validate the platform's label export (schema: notes/contracts.md).
 
 Columns: image_path (str, relative paths resolve against ``images_root``, default the export's
-folder), mu (float, 0-10), sigma (float, >= 0), and optionally n, source, subject, image_id.
+folder), mean (float, 0-10), std (float, >= 0), and optionally n_raters, source, subject, image_id.
+The platform's export uses these names (as its API does); the simulator's and older exports'
+mu / sigma / n are read as the same columns. Inside this package they are mu and sigma.
 Extra columns are kept but ignored. Every problem raises LabelExportError with a message that
 names the file, the column and the offending rows (as 1-based data rows after the header).
 """
@@ -28,7 +30,8 @@ EMPTY_PATHS = "Label export {path}: column image_path is empty in rows {rows}"
 NOT_NUMERIC = "Label export {path}: column {column} is not numeric in rows {rows} (values: {values})"
 SIGMA_NEGATIVE = "Label export {path}: sigma is negative in rows {rows}"
 MU_OUT_OF_RANGE = "Label export {path}: mu must lie in [0, 10]; rows {rows} have {values}"
-MISSING_IMAGES = "Label export {path}: {count} image file(s) not found under {root}: {files}"
+MISSING_IMAGES = ("Label export {path}: {count} image file(s) not found under {root}: {files}. Relative paths resolve "
+                  "against --images-root (a platform export's paths are relative to its MEDIA_ROOT, var/media in the demo)")
 
 
 class LabelExportError(ValueError):
@@ -75,11 +78,16 @@ def _numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     return values.astype(np.float64)
 
 
+# The platform's words -> the names the model code uses (one export may not carry both).
+COLUMN_ALIASES = {"mean": "mu", "std": "sigma", "n_raters": "n"}
+
+
 def validate_export(df: pd.DataFrame, path: str | os.PathLike,
                     images_root: str | os.PathLike | None = None,
                     check_files: bool = True) -> pd.DataFrame:
     """Check the schema and values; return a clean frame with an absolute ``path`` column."""
     path = Path(path)
+    df = df.rename(columns={k: v for k, v in COLUMN_ALIASES.items() if k in df.columns and v not in df.columns})
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise LabelExportError(MISSING_COLUMNS.format(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -24,8 +25,9 @@ from quality.labels import LabelExportError
 from quality.losses import LOSSES
 from quality.model import QualityConfig
 from quality.train import dry_run, train
+from runkit.checkpoints import latest_checkpoint
 from runkit.loop import TrainingStopped
-from runkit.runs import make_run_dir
+from runkit.runs import CHECKPOINTS_DIR, make_run_dir
 
 RESUME_NEEDS_RUN_DIR = "--resume needs --run-dir pointing at an existing run folder"
 
@@ -87,11 +89,27 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(dry_run(config), indent=2))
             return 0
         config.validate()
+        fresh = not args.run_dir
         run_dir = Path(args.run_dir) if args.run_dir else make_run_dir(args.runs_root, args.name or config.loss)
-        return _run(config, run_dir, args.resume)
+        try:
+            return _run(config, run_dir, args.resume)
+        except BaseException:
+            if fresh:
+                _remove_if_nothing_to_resume(run_dir)
+            raise
     except (ConfigError, LabelExportError, UnreadableImageError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C: abort without a traceback
+        print("aborted", file=sys.stderr)
+        return 130
+
+
+def _remove_if_nothing_to_resume(run_dir: Path) -> None:
+    """A run that failed before its first checkpoint leaves no folder behind (a numbered
+    folder with nothing to resume only misleads)."""
+    if run_dir.is_dir() and latest_checkpoint(run_dir / CHECKPOINTS_DIR) is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run(config: TrainConfig, run_dir: Path, resume: bool) -> int:

@@ -4,6 +4,8 @@ Embedded defaults (no variables set): SQLite under var/, a filesystem Celery bro
 var/broker (no server needed), local media under var/media. Production sets DATABASE_URL,
 CELERY_BROKER_URL and, for S3 media, AWS_STORAGE_BUCKET_NAME.
 """
+from datetime import timedelta
+
 import dj_database_url
 
 from .env import BASE_DIR, VAR_DIR, env_bool, env_int, env_list, env_str
@@ -33,6 +35,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets served by the site itself, no CDN
+    "rest_framework.authtoken",  # tokens for scripts; researchers create and revoke them in the admin
     "ratings_site.core",
     "ratings_site.catalog",
     "ratings_site.crowd",
@@ -44,6 +48,7 @@ INSTALLED_APPS = [
     "ratings_site.preprocessing",
     "ratings_site.training",
     "ratings_site.lineup",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -55,7 +60,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429 page
 ]
+
+# Repeated wrong passwords (admin login and the API's HTTP Basic auth) lock that username from
+# that address for a while (django-axes). Per username *and* address, so a stranger cannot
+# lock a researcher out from everywhere; a right password resets the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "ratings_site.client_ip.client_ip"
+AXES_VERBOSE = False
+# How many proxies of ours stand in front of the site (docker-compose: nginx, so 1).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 ROOT_URLCONF = "ratings_site.urls"
 WSGI_APPLICATION = "ratings_site.wsgi.application"
@@ -105,6 +124,18 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missi
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 
+# Image import limits (catalog/upload_checks.py): each refused file is reported, the rest import.
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 50 * 1024 * 1024)
+IMPORT_MAX_PIXELS = env_int("IMPORT_MAX_PIXELS", 50_000_000)
+IMPORT_MAX_ZIP_MEMBERS = env_int("IMPORT_MAX_ZIP_MEMBERS", 200_000)
+IMPORT_MAX_ZIP_TOTAL_BYTES = env_int("IMPORT_MAX_ZIP_TOTAL_BYTES", 20 * 1024 * 1024 * 1024)
+IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024)
+# An unverified marketplace submission (its ids are a claim until MTurk or Prolific confirm
+# them) holds its batch slot for this long, then frees it even if no sync has run.
+MARKETPLACE_CLAIM_RESERVATION_MINUTES = env_int("MARKETPLACE_CLAIM_RESERVATION_MINUTES", 15)
+# Server folders the admin's folder and manifest imports may read (catalog/import_roots.py).
+IMAGE_IMPORT_ROOTS = env_list("IMAGE_IMPORT_ROOTS", [str(VAR_DIR / "imports")])
+
 # Media goes through Django's storage API: local files by default, S3 (signed URLs) when a
 # bucket is configured.
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
@@ -147,13 +178,14 @@ if SERVED_OVER_TLS:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",  # scripts: Authorization: Token <key>
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ratings_site.api.schema.DocumentedErrorsSchema",
     "EXCEPTION_HANDLER": "ratings_site.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -161,6 +193,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Studies, batches, labels, exports and the rating endpoints.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: Redis in CI and production; an embedded filesystem broker otherwise, so the demo

@@ -1,9 +1,20 @@
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path, re_path
-from django.views.static import serve
+from django.views.defaults import page_not_found
+
+from .media import media
+
+
+def not_found(request, exception=None):
+    """API clients get JSON, like every other API error; pages keep Django's 404 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = not_found
 
 
 def healthz(request):
@@ -25,8 +36,4 @@ urlpatterns = [
 if not settings.AWS_STORAGE_BUCKET_NAME:
     # Local media for staff pages (admin thumbnails, exports). Raters never get a media URL:
     # they see images only through the rating view, which enforces the viewing window.
-    @staff_member_required
-    def media(request, path):
-        return serve(request, path, document_root=settings.MEDIA_ROOT)  # read per request, not at import
-
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", media)]

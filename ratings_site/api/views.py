@@ -4,19 +4,24 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ratings_site.crowd.services import invitation_open_ensure
 from ratings_site.jobs.models import Job
 from ratings_site.labels.models import Label
 from ratings_site.labels.services import export_job_start
 from ratings_site.studies.models import Study
 from ratings_site.studies.fast_rating import item_next_fast, rating_insert_fast
+from ratings_site.studies.from_images import study_create_from_images
 from ratings_site.studies.selectors import batches_progress
 from ratings_site.studies.services import (
     assignment_access,
+    assignment_check_consented,
     assignment_submit,
+    item_id_parse,
     item_next,
     rating_submit,
     score_parse,
@@ -41,13 +46,35 @@ class StudyDetail(generics.RetrieveAPIView):
     permission_classes = [has_perm("studies.view_study")]
 
 
+class StudyFromImages(APIView):
+    """Create a draft study from uploaded images: they are imported (duplicates reused) and the
+    study's sampling rule selects exactly them. Launch it next."""
+
+    permission_classes = [has_perm("studies.add_study")]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": s.StudyFromImagesSerializer}, responses={201: s.StudyCreatedSerializer})
+    def post(self, request):
+        form = s.StudyFromImagesSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        files = [(f.name, f.read()) for f in data.pop("images")]
+        study, report = study_create_from_images(name=data.pop("name"), files=files, source_slug=data.pop("source"),
+                                                 user=request.user, **data)
+        return Response({"study": s.StudySerializer(study).data, "files": report}, status=201)
+
+
 class StudyLaunch(APIView):
     permission_classes = [has_perm("studies.launch_study")]
 
-    @extend_schema(request=None, responses=s.StudySerializer)
+    @extend_schema(request=None, responses=s.StudyLaunchedSerializer)
     def post(self, request, pk):
         study = study_launch(study=get_object_or_404(Study, pk=pk))
-        return Response(s.StudySerializer(study).data)
+        link = None
+        if study.provider == Study.Provider.SELF_HOSTED:
+            invitation = invitation_open_ensure(study=study)
+            link = request.build_absolute_uri(reverse("rating:invitation", args=[invitation.token]))
+        return Response({**s.StudySerializer(study).data, "invitation_url": link})
 
 
 class StudyPause(APIView):
@@ -138,6 +165,8 @@ class RateNext(_RaterEndpoint):
         if fast is not None:
             return Response({"done": False, "image_url": reverse("rating:image", args=[token, fast["item"]]), **fast})
         assignment = assignment_access(token=token)
+        if assignment.status == assignment.Status.ACTIVE and not hasattr(assignment.batch.study, "lineup"):
+            assignment_check_consented(assignment)  # (a lineup study has its own start page)
         nxt = item_next(assignment=assignment)
         if nxt is None:
             assignment = assignment_submit(assignment=assignment)
@@ -156,10 +185,19 @@ class RateSubmit(_RaterEndpoint):
     def post(self, request, token):
         form = s.RatingInSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        score, item = score_parse(form.validated_data["score"]), form.validated_data["item"]
-        if isinstance(item, int) and not isinstance(item, bool) and rating_insert_fast(token=token, item_id=item, score=score):
-            return Response({"item": item, "score": score, "created": True}, status=201)
+        score, item = score_parse(form.validated_data["score"]), item_id_parse(form.validated_data["item"])
+        if rating_insert_fast(token=token, item_id=item, score=score):
+            # The next item rides along: one round trip per image instead of two.
+            return Response({"item": item, "score": score, "created": True, "next": _next_fast(token)}, status=201)
         assignment = assignment_access(token=token)
         rating, created = rating_submit(assignment=assignment, item_id=item, score=score)
-        body = {"item": rating.item_id, "score": rating.score, "created": created}
+        body = {"item": rating.item_id, "score": rating.score, "created": created, "next": None}
         return Response(body, status=201 if created else 200)
+
+
+def _next_fast(token: str) -> dict | None:
+    """The next item on the one-statement path, or None: the client then asks GET next/."""
+    fast = item_next_fast(token=token)
+    if fast is None:
+        return None
+    return {"done": False, "image_url": reverse("rating:image", args=[token, fast["item"]]), **fast}

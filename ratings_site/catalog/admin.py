@@ -8,6 +8,7 @@ from django.utils.safestring import mark_safe
 from ratings_site.core.permissions import PermissionActionsMixin
 
 from .forms import ImportForm
+from .import_roots import import_roots
 from .models import Image, ImportRun, Source
 from .services import images_import_folder, images_import_manifest, images_import_zip
 
@@ -43,13 +44,15 @@ class ImageAdmin(PermissionActionsMixin, admin.ModelAdmin):
             data = form.cleaned_data
             try:
                 if data["folder"]:
-                    outcome = images_import_folder(folder=data["folder"], source=data["source"], user=request.user)
+                    outcome = images_import_folder(
+                        folder=data["folder"], source=data["source"], user=request.user, roots=import_roots()
+                    )
                 elif data["archive"]:
                     outcome = images_import_zip(
                         archive=data["archive"], source=data["source"], origin=data["archive"].name, user=request.user
                     )
                 else:
-                    outcome = images_import_manifest(manifest=data["manifest"], user=request.user)
+                    outcome = images_import_manifest(manifest=data["manifest"], user=request.user, roots=import_roots())
             except ValidationError as exc:
                 form.add_error(None, exc.messages[0])
             else:

@@ -17,14 +17,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 
 from . import errors
+from .import_roots import path_check_importable
 from .models import Image, ImportRun, Source
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-MIN_SIDE = 16
+from .upload_checks import MIN_SIDE, image_check, limit, zip_member_read, zip_members_check  # noqa: F401
 MANIFEST_REQUIRED = ("path", "source")
 MANIFEST_RESERVED = {"path", "source", "subject"}
 
@@ -45,17 +42,8 @@ class ImportOutcome:
 
 def image_content_check(data: bytes) -> tuple[int, int, str]:
     """Return (width, height, format) or raise ValidationError with the reason."""
-    try:
-        with PILImage.open(io.BytesIO(data)) as probe:
-            probe.verify()
-        with PILImage.open(io.BytesIO(data)) as img:
-            img.load()  # verify() misses truncated pixel data; load() does not
-            width, height, fmt = img.width, img.height, img.format
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValidationError(errors.NOT_AN_IMAGE.format(detail=str(exc) or type(exc).__name__))
-    if min(width, height) < MIN_SIDE:
-        raise ValidationError(errors.IMAGE_TOO_SMALL.format(width=width, height=height, minimum=MIN_SIDE))
-    return width, height, fmt
+    checked = image_check(data)
+    return checked.width, checked.height, checked.format
 
 
 def image_create(
@@ -66,11 +54,13 @@ def image_create(
     if existing:
         return FileOutcome(name, "duplicate", errors.DUPLICATE.format(image_id=existing.id), existing.id)
     try:
-        width, height, fmt = image_content_check(data)
+        checked = image_check(data)
     except ValidationError as exc:
         return FileOutcome(name, "failed", exc.messages[0])
-    suffix = Path(name).suffix.lower() or f".{(fmt or 'img').lower()}"
-    stored_name = default_storage.save(f"images/{digest[:2]}/{digest}{suffix}", ContentFile(data))
+    width, height = checked.width, checked.height
+    # The suffix comes from the decoded format, never the uploaded name (stored XSS: a PNG
+    # named evil.html would otherwise be served as text/html from the site's origin).
+    stored_name = default_storage.save(f"images/{digest[:2]}/{digest}{checked.suffix}", ContentFile(data))
     try:
         with transaction.atomic():
             image = Image.objects.create(
@@ -95,6 +85,7 @@ def image_create(
 
 
 def _run_finish(run: ImportRun, files: list[FileOutcome]) -> ImportOutcome:
+    """Save the run once, with its report: an import that crashes leaves no empty run row."""
     run.imported = sum(f.status == "imported" for f in files)
     run.duplicates = sum(f.status == "duplicate" for f in files)
     run.failed = sum(f.status == "failed" for f in files)
@@ -103,17 +94,36 @@ def _run_finish(run: ImportRun, files: list[FileOutcome]) -> ImportOutcome:
     return ImportOutcome(run=run, files=files)
 
 
-def images_import_folder(*, folder: str | Path, source: Source, user=None) -> ImportOutcome:
+def _file_read(path: Path, name: str) -> bytes | FileOutcome:
+    """The file's bytes, or a failed outcome when it is too large to read."""
+    max_bytes = limit("IMPORT_MAX_FILE_BYTES")
+    size = path.stat().st_size
+    if size > max_bytes:
+        return FileOutcome(name, "failed", errors.FILE_TOO_LARGE.format(size=size, maximum=max_bytes))
+    return path.read_bytes()
+
+
+def images_import_folder(
+    *, folder: str | Path, source: Source, user=None, roots: list[Path] | None = None
+) -> ImportOutcome:
+    """`roots`: the folders a web user may read (None: not limited, for the command line)."""
+    path_check_importable(folder, roots)
     folder = Path(folder)
     if not folder.is_dir():
         raise ValidationError(errors.FOLDER_MISSING.format(path=folder))
-    run = ImportRun.objects.create(kind=ImportRun.Kind.FOLDER, origin=str(folder), default_source=source, created_by=user)
+    run = ImportRun(kind=ImportRun.Kind.FOLDER, origin=str(folder), default_source=source, created_by=user)
     files = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = str(path.relative_to(folder))
         if path.name.startswith("."):
             continue
-        files.append(image_create(name=name, data=path.read_bytes(), source=source))
+        try:
+            path_check_importable(path, roots)  # a symlink inside the root may point outside it
+        except ValidationError as exc:
+            files.append(FileOutcome(name, "failed", exc.messages[0]))
+            continue
+        data = _file_read(path, name)
+        files.append(data if isinstance(data, FileOutcome) else image_create(name=name, data=data, source=source))
     return _run_finish(run, files)
 
 
@@ -124,18 +134,26 @@ def images_import_zip(*, archive, source: Source, origin: str = "upload.zip", us
         members = [m for m in zf.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, OSError) as exc:
         raise ValidationError(errors.ZIP_UNREADABLE.format(detail=exc))
-    run = ImportRun.objects.create(kind=ImportRun.Kind.ZIP, origin=origin, default_source=source, created_by=user)
-    files = []
     with zf:
+        zip_members_check(members)
+        run = ImportRun(kind=ImportRun.Kind.ZIP, origin=origin, default_source=source, created_by=user)
+        files = []
+        # Member names are only reported, never used as paths: stored names come from the
+        # content's hash, so `../../x` (zip-slip) cannot write outside the media folder.
+        budget_left = limit("IMPORT_MAX_ZIP_TOTAL_BYTES")
         for member in sorted(members, key=lambda m: m.filename):
             base = Path(member.filename).name
             if base.startswith(".") or member.filename.startswith("__MACOSX/"):
                 continue
             try:
-                data = zf.read(member)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+                data = zip_member_read(zf, member, budget_left=budget_left)
+            except ValidationError as exc:
+                files.append(FileOutcome(member.filename, "failed", exc.messages[0]))
+                continue
+            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
                 files.append(FileOutcome(member.filename, "failed", errors.NOT_AN_IMAGE.format(detail=exc)))
                 continue
+            budget_left -= len(data)
             files.append(image_create(name=member.filename, data=data, source=source))
     return _run_finish(run, files)
 
@@ -170,7 +188,11 @@ def manifest_parse(text: str) -> list[ManifestRow]:
     return parsed
 
 
-def images_import_manifest(*, manifest: str | Path, base_dir: str | Path | None = None, user=None) -> ImportOutcome:
+def images_import_manifest(
+    *, manifest: str | Path, base_dir: str | Path | None = None, user=None, roots: list[Path] | None = None
+) -> ImportOutcome:
+    """`roots`: the folders a web user may read, the manifest and every row (None: not limited)."""
+    path_check_importable(manifest, roots)
     manifest = Path(manifest)
     try:
         text = manifest.read_text(encoding="utf-8-sig")
@@ -182,7 +204,7 @@ def images_import_manifest(*, manifest: str | Path, base_dir: str | Path | None 
     for s in Source.objects.all():
         sources[s.slug.lower()] = s
         sources[s.name.lower()] = s
-    run = ImportRun.objects.create(kind=ImportRun.Kind.MANIFEST, origin=str(manifest), created_by=user)
+    run = ImportRun(kind=ImportRun.Kind.MANIFEST, origin=str(manifest), created_by=user)
     files = []
     for row in rows:
         source = sources.get(row.source.lower())
@@ -191,10 +213,17 @@ def images_import_manifest(*, manifest: str | Path, base_dir: str | Path | None 
             continue
         path = Path(row.path)
         path = path if path.is_absolute() else base / path
+        try:
+            path_check_importable(path, roots)  # checked before existence: no probing outside
+        except ValidationError as exc:
+            files.append(FileOutcome(row.path, "failed", exc.messages[0]))
+            continue
         if not path.is_file():
             files.append(FileOutcome(row.path, "failed", errors.MISSING_FILE.format(path=row.path)))
             continue
-        files.append(
-            image_create(name=row.path, data=path.read_bytes(), source=source, subject=row.subject, metadata=row.metadata)
-        )
+        data = _file_read(path, row.path)
+        if isinstance(data, FileOutcome):
+            files.append(data)
+            continue
+        files.append(image_create(name=row.path, data=data, source=source, subject=row.subject, metadata=row.metadata))
     return _run_finish(run, files)

@@ -19,8 +19,9 @@ GROUP_PERMISSIONS = {
         ("studies", ["add_study", "change_study", "view_study", "launch_study", "export_labels", "add_golditem", "change_golditem",
                      "delete_golditem", "view_golditem", "view_batch"]),
         ("crowd", ["add_invitation", "change_invitation", "view_invitation", "view_rater"]),
-        ("labels", ["view_label", "view_raterstats", "compute_labels"]),
+        ("labels", ["view_label", "view_raterstats", "compute_labels", "add_raterexclusion", "view_raterexclusion"]),
         ("jobs", ["view_job"]),
+        ("authtoken", ["add_tokenproxy", "view_tokenproxy", "delete_tokenproxy"]),  # their own API token
         ("training", ["score_images", "view_qualitymodelversion", "view_imagescore", "view_leganmodelversion"]),
         ("preprocessing", ["run_face_analysis", "view_faceanalysis", "train_svm", "view_svmmodelversion", "view_svmscore",
                            "build_stage2", "view_stage2run"]),
@@ -36,6 +37,7 @@ GROUP_PERMISSIONS = {
         ("studies", ["view_study", "export_labels"]),
         ("labels", ["view_label", "view_raterstats", "compute_labels"]),
         ("jobs", ["view_job", "change_job"]),
+        ("authtoken", ["add_tokenproxy", "view_tokenproxy", "delete_tokenproxy"]),
         ("preprocessing", ["view_faceanalysis", "view_svmmodelversion", "view_svmscore", "view_stage2run"]),
         ("training", ["start_training", "score_images", "view_qualitymodelversion", "change_qualitymodelversion",
                       "view_leganmodelversion", "change_leganmodelversion", "view_imagescore"]),

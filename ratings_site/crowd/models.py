@@ -17,6 +17,9 @@ class Rater(models.Model):
         max_length=20, default="live", help_text="sandbox or production for marketplaces; live for self-hosted."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Open invitation links only (crowd/browser_keys.py): keyed hashes, never the raw values.
+    browser_key = models.CharField(max_length=64, blank=True, db_index=True)
+    network_key = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         constraints = [
@@ -40,6 +43,11 @@ class Invitation(models.Model):
     cap = models.PositiveIntegerField(default=1, help_text="Most raters this link admits.")
     uses = models.PositiveIntegerField(default=0)
     label = models.CharField(max_length=200, blank=True, help_text="Who it was sent to, for your records.")
+    one_per_network = models.BooleanField(
+        default=False,
+        help_text="Open links: treat the same address and browser as the same rater, even after cookies are cleared "
+        "(also merges people who share a network and browser).",
+    )
     revoked = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -16,8 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _spawn(command: list[str], log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
+    # A session of their own: Ctrl-C in the terminal reaches only the demo command, which then
+    # stops the children in order, instead of every process dying at once mid-request.
     return subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=open(log, "w"), stderr=subprocess.STDOUT
+        command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -28,14 +31,22 @@ def web_start(port: int, log: Path) -> subprocess.Popen:
     )
 
 
-def worker_start(log: Path) -> subprocess.Popen:
-    """A Celery worker with embedded beat (the sweep that frees abandoned slots)."""
+QUICK_QUEUE, TRAINING_QUEUE = "celery", "gpu"
+
+
+def worker_commands() -> dict[str, list[str]]:
+    """Two workers, as in production (docker-compose.yml): quick jobs (labels, exports, the
+    beat sweeps) never wait behind a training job on the training queue."""
     schedule = VAR_DIR / "celerybeat-schedule"
-    return _spawn(
-        [sys.executable, "-m", "celery", "-A", "ratings_site", "worker", "-B", "-s", str(schedule), "-P", "solo",
-         "-Q", "celery,gpu", "-l", "info"],
-        log,
-    )
+    celery = [sys.executable, "-m", "celery", "-A", "ratings_site", "worker", "-P", "solo", "-l", "info"]
+    return {
+        "quick": [*celery, "-n", "quick@%h", "-Q", QUICK_QUEUE, "-B", "-s", str(schedule)],
+        "training": [*celery, "-n", "training@%h", "-Q", TRAINING_QUEUE],
+    }
+
+
+def workers_start(logs: Path) -> list[subprocess.Popen]:
+    return [_spawn(command, logs / f"worker-{name}.log") for name, command in worker_commands().items()]
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:

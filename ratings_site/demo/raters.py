@@ -27,7 +27,7 @@ def rater_run(base_url: str, invitation_token: str, rater: SimulatedRater, laten
     start.raise_for_status()
     response = session.post(
         f"{base_url}/r/{invitation_token}/",
-        data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
+        data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", ""), "consent": "yes"},
         headers={"Referer": f"{base_url}/r/{invitation_token}/"},
         allow_redirects=False,
         timeout=30,

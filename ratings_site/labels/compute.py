@@ -60,31 +60,45 @@ def raters_gold_check(r: RatingArrays, min_pass_rate: float) -> RaterResult:
     return RaterResult(rater_ids, n_ratings, checks, ok, excluded, np.full(k, np.nan))
 
 
-def labels_compute_arrays(r: RatingArrays, *, min_pass_rate: float = 0.75) -> LabelResult:
-    raters = raters_gold_check(r, min_pass_rate)
-    rater_index = np.searchsorted(raters.rater_ids, r.rater_id)
-    valid = ~r.is_gold & ~raters.excluded[rater_index]
-
-    image_ids, inverse = np.unique(r.image_id[valid], return_inverse=True)
-    scores = r.score[valid]
+def _per_image(image_id: np.ndarray, score: np.ndarray):
+    image_ids, inverse = np.unique(image_id, return_inverse=True)
     m = len(image_ids)
     n = np.bincount(inverse, minlength=m)
-    total = np.bincount(inverse, weights=scores, minlength=m)
-    mean = total / n
+    total = np.bincount(inverse, weights=score, minlength=m)
+    return image_ids, inverse, n, total
+
+
+def labels_compute_arrays(
+    r: RatingArrays, *, min_pass_rate: float = 0.75, excluded_raters: frozenset[int] = frozenset()
+) -> LabelResult:
+    """`excluded_raters`: raters a researcher excluded by hand; their ratings leave the labels
+    but still count as evidence (their deviation from the others is still measured)."""
+    raters = raters_gold_check(r, min_pass_rate)
+    rater_index = np.searchsorted(raters.rater_ids, r.rater_id)
+    measured = ~r.is_gold & ~raters.excluded[rater_index]
+    manual = np.isin(r.rater_id, np.fromiter(excluded_raters, dtype=np.int64, count=len(excluded_raters)))
+    valid = measured & ~manual
+
+    image_ids, inverse, n, total = _per_image(r.image_id[valid], r.score[valid])
+    scores = r.score[valid]
+    mean = total / np.maximum(n, 1)
     deviation = scores - mean[inverse]
-    squares = np.bincount(inverse, weights=deviation**2, minlength=m)
+    squares = np.bincount(inverse, weights=deviation**2, minlength=len(image_ids))
     with np.errstate(invalid="ignore", divide="ignore"):
         std = np.where(n > DDOF, np.sqrt(squares / np.maximum(n - DDOF, 1)), np.nan)
 
-    # Each rater's mean absolute deviation from the mean of the *other* raters of an image.
-    others = n[inverse] - 1
+    # Each rater's mean absolute deviation from the mean of the *other* raters of an image,
+    # over every rating that passed the gold checks (hand exclusions included: it is their evidence).
+    _, m_inverse, m_n, m_total = _per_image(r.image_id[measured], r.score[measured])
+    m_scores = r.score[measured]
+    others = m_n[m_inverse] - 1
     with np.errstate(invalid="ignore", divide="ignore"):
-        others_mean = (total[inverse] - scores) / others
+        others_mean = (m_total[m_inverse] - m_scores) / others
     shared = others > 0
-    valid_raters = rater_index[valid]
+    measured_raters = rater_index[measured]
     k = len(raters.rater_ids)
-    dev_sum = np.bincount(valid_raters[shared], weights=np.abs(scores - others_mean)[shared], minlength=k)
-    dev_n = np.bincount(valid_raters[shared], minlength=k)
+    dev_sum = np.bincount(measured_raters[shared], weights=np.abs(m_scores - others_mean)[shared], minlength=k)
+    dev_n = np.bincount(measured_raters[shared], minlength=k)
     raters.mad_from_others = np.where(dev_n > 0, dev_sum / np.maximum(dev_n, 1), np.nan)
     return LabelResult(image_ids, mean, std, n, raters, valid)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Sum
 
 from mturk import qualifications as q
 from mturk.costs import Cost, bonus_cost, total_cost
 from mturk.hits import HitSpec
 from ratings_site.studies.models import Batch, Study
+from ratings_site.studies.selectors import planned_batch_sizes
 
 from .common import site_url
 from .models import MarketplaceSettings, MarketplaceSubmission, PublishedTask
@@ -38,24 +39,6 @@ def qualifications_from(market: MarketplaceSettings, environment: str) -> tuple:
     for custom in raw.get("custom", []):
         out.append(q.custom(custom["id"], custom["comparator"], custom.get("values", ())))
     return tuple(out)
-
-
-def planned_batch_sizes(study: Study) -> dict[int, int]:
-    """Images (or lineups) per batch index: the real batches when built, else what the launch will build."""
-    if study.adaptive:  # filled while rated: the slots the budget gives each batch, and the gold items
-        from ratings_site.studies.adaptive import batch_slots
-
-        golds = study.gold_items.count()
-        return {i: batch_slots(study, i) + golds for i in range(study.n_batches)}
-    held = "lineups" if hasattr(study, "lineup") else "items"  # a lineup study's batches hold lineups
-    built = dict(
-        Batch.objects.filter(study=study).annotate(n=Count(held)).values_list("index", "n")
-    )
-    if built:
-        return built
-    golds = study.gold_items.count()
-    n = study.n_batches
-    return {i: len(range(i, study.sample_size, n)) + golds for i in range(n)}
 
 
 @dataclass(frozen=True)

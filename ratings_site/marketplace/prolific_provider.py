@@ -8,7 +8,6 @@ point PROLIFIC_BASE_URL at a test server.
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -22,6 +21,7 @@ from ratings_site.crowd.providers.base import CrowdProvider, RaterIdentity, Sync
 from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.runner import job_inline
 from ratings_site.studies.models import Assignment
+from ratings_site.studies.selectors import study_task_summary
 
 from . import clients, errors
 from .common import (
@@ -36,7 +36,6 @@ from .common import (
 )
 from .models import MarketplaceSettings, MarketplaceSubmission, MoneyAction, PublishedTask
 from .money import money_move
-from .mturk_specs import planned_batch_sizes
 from .submissions import (
     APPROVE,
     HOLD,
@@ -94,8 +93,7 @@ class ProlificProvider(CrowdProvider):
         return self.study.n_batches * self.study.raters_per_batch
 
     def estimated_minutes(self) -> int:
-        images = max(planned_batch_sizes(self.study).values(), default=1)
-        return max(1, math.ceil(images * self.study.viewing_seconds / 60))
+        return study_task_summary(self.study).expected_minutes
 
     def launch_cost(self, market: MarketplaceSettings) -> Decimal:
         return _money(self.places * market.reward_per_batch * (1 + market.prolific_fee_rate))

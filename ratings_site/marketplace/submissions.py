@@ -126,8 +126,12 @@ def unreviewed_confirmed(study: Study, provider: str):
 
 
 def labels_refresh_if_complete(study: Study, confirmed: int) -> None:
-    """Newly counted work changes a finished study's labels: recompute them."""
+    """Newly counted work completes a filled study, or changes a finished study's labels."""
+    from ratings_site.studies.services import study_complete_if_filled
+
     study.refresh_from_db(fields=["status"])
+    if confirmed and study.status == Study.Status.RUNNING and study_complete_if_filled(study=study):
+        return  # completing starts the labels job
     if confirmed and study.status == Study.Status.COMPLETE:
         from ratings_site.labels.services import labels_job_start
 

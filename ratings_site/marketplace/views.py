@@ -20,6 +20,7 @@ from mturk.questions import parse_worker_params
 from ratings_site.crowd.services import rater_get_or_create
 from ratings_site.core.errors import ServiceError
 from ratings_site.studies.models import Assignment, Study
+from ratings_site.studies.selectors import study_task_summary
 from ratings_site.studies.services import assignment_access, assignment_allocate
 
 from . import errors
@@ -75,7 +76,8 @@ def mturk_entry(request, study_id: int):
     if visit.is_preview:
         if hasattr(study, "lineup"):  # a lineup study previews its own task
             return render(request, "lineup/mturk_preview.html", {"study": study, "lineup_study": study.lineup})
-        return render(request, "marketplace/mturk_preview.html", {"study": study, "scores": range(0, 11)})
+        return render(request, "marketplace/mturk_preview.html",
+                      {"study": study, "scores": range(0, 11), "summary": study_task_summary(study)})
     try:
         environment, submit_url = submit_target(visit.turk_submit_to or "")
     except InvalidRequestError:

@@ -3,11 +3,13 @@
 
 from ratings_site.core.errors import ServiceError  # noqa: F401  (its old home; import it from core)
 
-SCORE_NOT_INTEGER = "The rating must be a whole number from 0 to 10."
+SCORE_NOT_INTEGER = "The rating must be a whole number from 0 to 10, in ASCII digits."
 SCORE_OUT_OF_RANGE = "The rating must be between 0 and 10; got {score}."
+ITEM_NOT_INTEGER = "The item must be an image id from your batch, a whole number in ASCII digits."
+ITEM_OUT_OF_RANGE = "The item id must be between 1 and {maximum}."
 ITEM_NOT_IN_BATCH = "That image is not in your batch."
 ITEM_NOT_SERVED = "That image has not been shown to you yet."
-WINDOW_CLOSED = "Too late: the answer window for this image closed {seconds:.0f} s ago."
+WINDOW_CLOSED = "Too late: the answer window for this image closed {seconds:.0f} s ago, so the image was skipped."
 ALREADY_RATED = "You already rated this image ({score}); a rating cannot be changed."
 UNKNOWN_ASSIGNMENT = "This rating link is not valid."
 ASSIGNMENT_FINISHED = "This batch is already submitted; thank you."
@@ -25,6 +27,9 @@ SAMPLE_EMPTY = "The sampling rule matches no images."
 SAMPLE_SHORT_TOTAL = "The sampling rule matches {available} images but the study needs {needed}: {short} short."
 SAMPLE_SHORT_STRATA = "Some strata cannot fill their quota of {quota}: {details}."
 SAMPLE_TOO_SMALL_FOR_BATCHES = "{size} images cannot fill {batches} batches: need at least one image per batch."
+CONSENT_REQUIRED = "Please read the consent statement and tick the box to agree before you start."
+STUDY_FULL = "This study is full: every place has been taken. Thank you for your interest; you do not need to do anything."
+MISSED_PREVIOUS = "No answer came in time for the previous image, so it was skipped; it does not count against you."
 ADAPTIVE_NOTHING_LEFT = (
     "Every image in this study already has enough ratings, or all that still need one were rated by you. Thank you."
 )

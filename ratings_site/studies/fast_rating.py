@@ -71,7 +71,7 @@ WITH a AS (
     FROM {Assignment._meta.db_table} asg
     JOIN {Batch._meta.db_table} b ON b.id = asg.batch_id
     JOIN {Study._meta.db_table} s ON s.id = b.study_id
-    WHERE asg.token = %(token)s AND asg.status = 'active' AND NOT s.adaptive
+    WHERE asg.token = %(token)s AND asg.status = 'active' AND NOT s.adaptive AND asg.consented_at IS NOT NULL
 ), items AS (
     SELECT bi.id, row_number() OVER (ORDER BY bi.position) AS k, count(*) OVER () AS total,
            r.id AS rating_id, iv.served_at, a.id AS assignment_id, a.view_s, a.grace_s

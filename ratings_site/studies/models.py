@@ -15,6 +15,13 @@ def assignment_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+DEFAULT_CONSENT = (
+    "This is a research study on how people judge face images. Taking part is voluntary and you may stop "
+    "at any time by closing the page. We record your ratings, how long each took and an anonymous rater id; "
+    "no name or contact details. The anonymised ratings may be published as research data."
+)
+
+
 class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -29,7 +36,26 @@ class Study(models.Model):
         default="Rate how natural each face looks, from 0 (clearly unnatural, synthetic or broken) "
         "to 10 (hyper-realistic, indistinguishable from a photograph).",
     )
+    consent_statement = models.TextField(
+        default=DEFAULT_CONSENT, help_text="Raters must accept this before they see the first image."
+    )
+    pay_description = models.CharField(
+        max_length=200, blank=True, help_text="What a rater is paid, as shown to them, e.g. \"£1.20 for the batch\". Empty: unpaid."
+    )
+    expected_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Shown to raters. Empty: estimated from the batch size and the viewing window.",
+    )
+    example_natural = models.ForeignKey(
+        "catalog.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Shown in the instructions as an example of a natural face.",
+    )
+    example_unnatural = models.ForeignKey(
+        "catalog.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Shown in the instructions as an example of an unnatural face.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+
     class Provider(models.TextChoices):
         SELF_HOSTED = "self_hosted", "Self-hosted crowd (invitation links)"
         PROLIFIC = "prolific", "Prolific"
@@ -165,7 +191,12 @@ class Batch(models.Model):
         constraints = [models.UniqueConstraint(fields=["study", "index"], name="batch_index_unique")]
 
     def __str__(self):
-        return f"{self.study} / batch {self.index + 1}"
+        return f"{self.study} / batch {self.number}"
+
+    @property
+    def number(self) -> int:
+        """What people see: batches are numbered from 1 in the admin, the API and exports."""
+        return self.index + 1
 
 
 class AdaptiveImage(models.Model):
@@ -243,6 +274,7 @@ class Assignment(models.Model):
     completion_code = models.CharField(max_length=16, blank=True)
     external_assignment_id = models.CharField(max_length=200, blank=True)
     external_submit_to = models.URLField(blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True, help_text="When the rater accepted the consent statement.")
 
     class Meta:
         ordering = ["batch", "started_at"]

@@ -1,24 +1,30 @@
-"""The pages raters see: the invitation's instructions, the rating page, the end page.
+"""The pages raters see: the invitation's instructions and consent, the rating page, the end page.
 
 Server-rendered HTML with plain forms, so it works without a build step (and without
-JavaScript); a small script adds keyboard keys and the countdown.
+JavaScript); a small script adds keyboard keys and the countdowns.
 """
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from ratings_site.crowd.services import invitation_access, invitation_redeem
+from ratings_site.crowd.browser_keys import browser_cookie_set, browser_id_new, browser_id_read, browser_key, network_key
+from ratings_site.crowd.services import invitation_access, invitation_rater_known, invitation_redeem
 from ratings_site.crowd.models import Rater
+from ratings_site.media import media_headers_set
 
 from ratings_site.core.errors import ServiceError
-from .models import Assignment, BatchItem, ItemView
+
+from . import errors
+from .models import Assignment, BatchItem, ItemView, Rating, Study
+from .selectors import study_is_full, study_task_summary
 from .services import (
     assignment_access,
     assignment_allocate,
     assignment_check_open,
+    assignment_consent,
     assignment_submit,
     item_next,
     rating_submit,
@@ -30,6 +36,20 @@ VIEW_SLACK_SECONDS = 5  # network delay between serving the page and fetching th
 
 def _error(request, exc: ServiceError, template="rating/message.html", **context):
     return render(request, template, {"message": exc.message, "code": exc.code, **context}, status=exc.status)
+
+
+def _full(request, study: Study):
+    return render(request, "rating/full.html", {"study": study, "message": errors.STUDY_FULL, "code": "study_full"}, status=409)
+
+
+def _instructions(request, study: Study, *, token: str, error: str | None = None, status: int = 200):
+    """The instructions, examples, pay, time and consent: what a rater reads before the first image."""
+    context = {"study": study, "summary": study_task_summary(study), "example_token": token, "error": error}
+    return render(request, "rating/instructions.html", context, status=status)
+
+
+def _consented(request) -> bool:
+    return request.POST.get("consent") == "yes"
 
 
 def _session_rater(request, study_id: int) -> Rater | None:
@@ -50,21 +70,48 @@ def invitation_page(request, token: str):
     except ServiceError as exc:
         return _error(request, exc)
     study = invitation.study
+    rater = _session_rater(request, study.pk)
+    if rater is None and study.status == Study.Status.RUNNING and study_is_full(study):
+        return _full(request, study)
     if request.method == "GET":
         if hasattr(study, "lineup"):  # a lineup study: its own instructions, with real examples of the targets
             from ratings_site.lineup.rater_views import instructions_page
 
             return instructions_page(request, study.lineup, token=token, invitation=True)
-        return render(request, "rating/instructions.html", {"study": study, "invitation": invitation})
+        return _instructions(request, study, token=token)
+    if not _consented(request) and not hasattr(study, "lineup"):
+        return _instructions(request, study, token=token, error=errors.CONSENT_REQUIRED, status=400)
+    # The signed browser cookie and (optionally) the network key recognise a person who comes
+    # back through an open link with a fresh session: they get their earlier rater, so never a
+    # second slot on the same batch. What this does and does not stop: crowd/browser_keys.py.
+    browser_id = browser_id_read(request) or browser_id_new()
+    keys = {"browser_key": browser_key(browser_id), "network_key": network_key(request)}
     try:
-        rater = _session_rater(request, study.pk)
+        rater = rater or invitation_rater_known(invitation=invitation, **keys)
         if rater is None:
-            rater = invitation_redeem(invitation=invitation)
-            _remember_rater(request, study.pk, rater)
+            rater = invitation_redeem(invitation=invitation, **keys)
+        _remember_rater(request, study.pk, rater)
         assignment = assignment_allocate(study=study, rater=rater)
     except ServiceError as exc:
-        return _error(request, exc)
-    return HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
+        if exc.code in ("no_batch", "used_up") and study_is_full(study):
+            response = _full(request, study)
+        else:
+            response = _error(request, exc)
+    else:
+        if _consented(request):
+            assignment_consent(assignment=assignment)
+        response = HttpResponseRedirect(reverse("rating:rate", args=[assignment.token]))
+    browser_cookie_set(response, browser_id)
+    return response
+
+
+def example_image(request, token: str, kind: str):
+    """The instructions' example faces, for whoever holds an invitation or assignment token."""
+    study = Study.objects.filter(invitations__token=token).first() or Study.objects.filter(batches__assignments__token=token).first()
+    image = getattr(study, f"example_{kind}", None) if study and kind in ("natural", "unnatural") else None
+    if image is None:
+        raise Http404("No such example.")
+    return FileResponse(image.shown_file.open("rb"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -77,6 +124,17 @@ def rate_page(request, token: str):
         return HttpResponseRedirect(reverse("lineup:vote", args=[token]))
     error = None
     status = 200
+    if assignment.consented_at is None and assignment.status == Assignment.Status.ACTIVE:
+        # Marketplace workers arrive here directly: the consent comes before the first image.
+        study = assignment.batch.study
+        if request.method == "GET":
+            return _instructions(request, study, token=token)
+        if not _consented(request):
+            return _instructions(request, study, token=token, error=errors.CONSENT_REQUIRED, status=400)
+        assignment_consent(assignment=assignment)
+        return HttpResponseRedirect(request.path)
+    if request.method == "POST" and _consented(request) and "score" not in request.POST:
+        return HttpResponseRedirect(request.path)  # consent given twice (a second tab): nothing to do
     if request.method == "POST":
         try:
             rating_submit(assignment=assignment, item_id=request.POST.get("item"), score=request.POST.get("score"))
@@ -95,13 +153,19 @@ def rate_page(request, token: str):
             return HttpResponseRedirect(reverse("rating:done", args=[assignment.token]))
         return _error(request, exc)
     study = assignment.batch.study
+    notice = None
+    missed = request.GET.get("missed", "")
+    if missed.isdigit() and int(missed) != nxt.item.pk and not Rating.objects.filter(assignment=assignment, item_id=int(missed)).exists():
+        notice = errors.MISSED_PREVIOUS  # the page's countdown ran out; the server skipped the image too
     context = {
         "assignment": assignment,
         "study": study,
         "next": nxt,
         "error": error,
+        "notice": notice,
         "scores": range(0, 11),
         "image_url": reverse("rating:image", args=[assignment.token, nxt.item.pk]),
+        "answered": nxt.position - 1,
         "percent": int(100 * (nxt.position - 1) / nxt.total),
     }
     return render(request, "rating/rate.html", context, status=status)
@@ -127,7 +191,7 @@ def rate_image(request, token: str, item_id: int):
     except NotImplementedError:
         # Remote storage (S3): a short-lived signed URL, fetched by the browser over HTTPS.
         return HttpResponseRedirect(default_storage.url(name))
-    response = FileResponse(default_storage.open(name, "rb"))
+    response = media_headers_set(FileResponse(default_storage.open(name, "rb")))
     response["Cache-Control"] = "private, no-store"
     return response
 

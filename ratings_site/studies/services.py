@@ -1,20 +1,21 @@
 """Writes for studies: launching, allocating batches to raters, serving items, ratings."""
 from __future__ import annotations
 
-import numbers
 import random
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, FilteredRelation, Q
 from django.utils import timezone
 
 from ratings_site.crowd.models import Rater
 from ratings_site.crowd.providers import provider_for
+from ratings_site.core.errors import ServiceError
 from ratings_site.jobs.services import task_send
 
 from . import errors
-from ratings_site.core.errors import ServiceError
+from .inputs import BIGINT_MAX, id_in_range, whole_number_parse
 from .models import Assignment, Batch, BatchItem, ItemView, Rating, Study, completion_code
 from .next_item import NextItem, answer_deadline  # noqa: F401  (NextItem: callers import it from here)
 from .sampling import study_sample_plan
@@ -121,14 +122,19 @@ def study_pause(*, study: Study) -> Study:
 
 
 def study_complete_if_filled(*, study: Study) -> bool:
+    """Complete the study when every batch has its raters' *verified* submissions.
+
+    Self-hosted work is verified on submit; marketplace work only once the marketplace's own
+    records confirm it (marketplace sync), so forged claims can never complete a study."""
     needed = study.raters_per_batch
     if study.adaptive:
         from .adaptive import adaptive_finished
 
         unfilled = not adaptive_finished(study=study)
     else:
+        counted = Q(assignments__status=Assignment.Status.SUBMITTED, assignments__verified=True)
         unfilled = (
-            study.batches.annotate(done=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
+            study.batches.annotate(done=Count("assignments", filter=counted))
             .filter(done__lt=needed)
             .exists()
         )
@@ -158,6 +164,19 @@ def assignments_expire_stale(*, study: Study | None = None, now: datetime | None
             batch__study=s, status=Assignment.Status.ACTIVE, last_activity_at__lt=cutoff
         ).update(status=Assignment.Status.ABANDONED)
     return freed
+
+
+def slot_holders(*, now: datetime, prefix: str = "") -> Q:
+    """Which assignments hold a batch slot.
+
+    An active rater holds it until idle (assignments_expire_stale); verified work holds it for
+    good. Submitted work not yet verified is a claim (a marketplace id anyone can type into a
+    URL): it holds the slot as a reservation that expires CLAIM_RESERVATION_MINUTES after
+    submission, even if no sync ever runs; the marketplace sync confirms it or discards it."""
+    reserved_since = now - timedelta(minutes=settings.MARKETPLACE_CLAIM_RESERVATION_MINUTES)
+    return Q(**{f"{prefix}status": Assignment.Status.ACTIVE}) | Q(
+        **{f"{prefix}status": Assignment.Status.SUBMITTED}
+    ) & (Q(**{f"{prefix}verified": True}) | Q(**{f"{prefix}submitted_at__gte": reserved_since}))
 
 
 def _adaptive_allocation_check(*, study: Study, rater: Rater) -> None:
@@ -208,7 +227,7 @@ def assignment_allocate(
         batch = (
             candidates
             .exclude(assignments__rater=rater)
-            .annotate(taken=Count("assignments", filter=Q(assignments__status__in=OCCUPYING)))
+            .annotate(taken=Count("assignments", filter=slot_holders(now=timezone.now(), prefix="assignments__")))
             .filter(taken__lt=study.raters_per_batch)
             .order_by("-taken", "index")  # fill batches one after another: labels arrive sooner
             .first()
@@ -218,6 +237,18 @@ def assignment_allocate(
         return Assignment.objects.create(
             batch=batch, rater=rater, external_assignment_id=external_assignment_id, external_submit_to=submit_to
         )
+
+
+def assignment_consent(*, assignment: Assignment, now: datetime | None = None) -> Assignment:
+    """Record that the rater accepted the study's consent statement (the first time only)."""
+    Assignment.objects.filter(pk=assignment.pk, consented_at__isnull=True).update(consented_at=now or timezone.now())
+    assignment.refresh_from_db(fields=["consented_at"])
+    return assignment
+
+
+def assignment_check_consented(assignment: Assignment) -> None:
+    if assignment.consented_at is None:
+        raise ServiceError(errors.CONSENT_REQUIRED, code="consent_required", status=403)
 
 
 # --- Serving items and taking ratings ------------------------------------------------
@@ -296,17 +327,23 @@ def item_next(*, assignment: Assignment, now: datetime | None = None) -> NextIte
 
 
 def score_parse(raw) -> int:
-    if isinstance(raw, bool):
-        raise ServiceError(errors.SCORE_NOT_INTEGER, code="not_integer")
-    if isinstance(raw, numbers.Integral):
-        score = int(raw)
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        score = int(raw.strip())
-    else:
+    """A score from 0 to 10, in ASCII digits only (see inputs.py for why)."""
+    score = whole_number_parse(raw)
+    if score is None:
         raise ServiceError(errors.SCORE_NOT_INTEGER, code="not_integer")
     if not 0 <= score <= 10:
         raise ServiceError(errors.SCORE_OUT_OF_RANGE.format(score=score), code="out_of_range")
     return score
+
+
+def item_id_parse(raw) -> int:
+    """An item id as a whole number in the database's range, or a 400 that says so."""
+    item_id = whole_number_parse(raw)
+    if item_id is None:
+        raise ServiceError(errors.ITEM_NOT_INTEGER, code="item_not_integer")
+    if not id_in_range(item_id):
+        raise ServiceError(errors.ITEM_OUT_OF_RANGE.format(maximum=BIGINT_MAX), code="item_out_of_range")
+    return item_id
 
 
 def rating_submit(*, assignment: Assignment, item_id, score, now: datetime | None = None) -> tuple[Rating, bool]:
@@ -314,10 +351,7 @@ def rating_submit(*, assignment: Assignment, item_id, score, now: datetime | Non
     score = score_parse(score)
     assignment_check_open(assignment)
     now = now or timezone.now()
-    try:
-        item_id = int(item_id)
-    except (TypeError, ValueError):
-        raise ServiceError(errors.ITEM_NOT_IN_BATCH, code="not_in_batch")
+    item_id = item_id_parse(item_id)
     view = ItemView.objects.filter(assignment=assignment, item_id=item_id).only("served_at").first()
     if view is None:
         if not BatchItem.objects.filter(pk=item_id, batch_id=assignment.batch_id).exists():

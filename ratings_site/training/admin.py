@@ -16,8 +16,18 @@ from .services import quality_version_make_current
 
 
 def _metric(version, split, name):
-    value = (version.metrics or {}).get(split, {}).get(name)
-    return "-" if value is None else f"{value:.3f}"
+    from .services import MIN_MEANINGFUL_SPLIT
+
+    metrics = (version.metrics or {}).get(split, {})
+    value = metrics.get(name)
+    if value is None:
+        return "-"
+    count = metrics.get("count")
+    if count is not None and count < MIN_MEANINGFUL_SPLIT:
+        # Shown, but never without saying how little it rests on.
+        return format_html('{} <span style="color:#b00" title="too few images to mean much">(only {} images)</span>',
+                           f"{value:.3f}", count)
+    return f"{value:.3f}"
 
 
 @admin.register(QualityModelVersion)

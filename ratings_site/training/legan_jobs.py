@@ -23,11 +23,33 @@ Q_JOB_NOT_Q = "Job #{job} is not a Q training job."
 Q_JOB_ENDED = "Q job #{job} ended {status}: nothing to chain LEGAN after."
 NO_CURRENT_LEGAN = "No LEGAN version is marked current yet: train LEGAN first."
 BAD_CONFIG = "Invalid LEGAN options: {detail}"
+UNKNOWN_OPTIONS = "unknown option(s) {unknown}{where}; valid: {valid}"
+
+
+def legan_unknown_options(config: dict) -> str | None:
+    """legan.config.TrainConfig.from_dict drops keys it does not know (old checkpoints carry
+    some); a person typing options must hear about a typo instead."""
+    from dataclasses import fields
+
+    from legan.config import LossConfig, ModelConfig, TrainConfig
+
+    for data, cls, where in ((config, TrainConfig, ""), (config.get("model"), ModelConfig, " in model"),
+                             (config.get("loss"), LossConfig, " in loss")):
+        if not isinstance(data, dict):
+            continue
+        valid = sorted(f.name for f in fields(cls))
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            return UNKNOWN_OPTIONS.format(unknown=", ".join(unknown), where=where, valid=", ".join(valid))
+    return None
 
 
 def legan_config_check(config: dict):
     from legan.config import ConfigError, TrainConfig, validate
 
+    unknown = legan_unknown_options(config)
+    if unknown:
+        raise ServiceError(BAD_CONFIG.format(detail=unknown), code="bad_config")
     try:
         parsed = TrainConfig.from_dict(config)
         validate(parsed, check_q_checkpoint=False)
@@ -136,8 +158,9 @@ def legan_edit_upload(*, data: bytes, expression: str, lighting: str, version: L
     from runkit.contract import model_input
     from PIL import Image as PILImage
 
-    from .services import NO_FACE, NOT_AN_IMAGE
+    from .services import NO_FACE, NOT_AN_IMAGE, uploaded_image_check
 
+    uploaded_image_check(data)
     version = version or LeganModelVersion.objects.filter(is_current=True).first()
     if version is None:
         raise ServiceError(NO_CURRENT_LEGAN, code="no_model", status=409)

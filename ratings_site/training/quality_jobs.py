@@ -24,7 +24,7 @@ def labels_snapshot_write(study, run_dir: Path) -> str:
     path = run_dir / LABELS_FILE
     if not path.exists():
         frame = labels_frame(study)
-        frame = frame[frame["n"] >= 2].dropna(subset=["sigma"])  # a label needs a spread
+        frame = frame[frame["n_raters"] >= 2].dropna(subset=["std"])  # a label needs a spread
         if frame.empty:
             raise ValueError(f"Study '{study}' has no labels with at least 2 ratings; compute labels first.")
         tmp = path.with_suffix(".tmp")

@@ -25,17 +25,56 @@ NOT_AN_IMAGE = "The upload is not a readable image ({detail})."
 NO_FACE = "No usable face in the image: {reason}."
 
 
-def quality_training_start(*, study, user=None, config: dict | None = None) -> Job:
+# A split smaller than this gives metrics too noisy to compare models with.
+MIN_MEANINGFUL_SPLIT = 30
+SMALL_SPLIT = "The {split} split holds only {n} image(s): its metrics mean little (at least {minimum} recommended)."
+
+
+def quality_config_check(config: dict):
     from quality.config import ConfigError, TrainConfig
 
+    try:
+        parsed = TrainConfig.from_dict({**config, "labels": "labels.csv"})
+        parsed.validate()
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ServiceError(BAD_CONFIG.format(detail=exc), code="bad_config")
+    return parsed
+
+
+def quality_split_sizes(*, study, config: dict | None = None) -> dict[str, int]:
+    """How many labelled images each split would get: the trainer's own split rule on the
+    labels it would train on (at least two ratings and a spread)."""
+    from quality.splits import SPLIT_NAMES, assign_splits
+
+    from ratings_site.labels.services import labels_frame
+
+    parsed = quality_config_check(dict(config or {}))
+    frame = labels_frame(study)
+    frame = frame[frame["n_raters"] >= 2].dropna(subset=["std"])
+    if frame.empty:
+        return {name: 0 for name in SPLIT_NAMES}
+    seed = parsed.split_seed if parsed.split_seed is not None else parsed.seed
+    try:
+        counts = assign_splits(frame, seed, tuple(parsed.split_fractions)).value_counts()
+    except ValueError as exc:  # fractions the trainer's own split rule refuses
+        raise ServiceError(BAD_CONFIG.format(detail=exc), code="bad_config")
+    return {name: int(counts.get(name, 0)) for name in SPLIT_NAMES}
+
+
+def quality_split_warnings(sizes: dict[str, int]) -> list[str]:
+    return [
+        SMALL_SPLIT.format(split=name, n=n, minimum=MIN_MEANINGFUL_SPLIT)
+        for name, n in sizes.items() if name != "train" and 0 < n < MIN_MEANINGFUL_SPLIT or (name == "test" and n == 0)
+    ]
+
+
+def quality_training_start(*, study, user=None, config: dict | None = None) -> Job:
     if not Label.objects.filter(study=study, n__gte=2).exists():
         raise ServiceError(NO_LABELS.format(study=study), code="no_labels")
     config = dict(config or {})
-    try:
-        TrainConfig.from_dict({**config, "labels": "labels.csv"}).validate()
-    except (ConfigError, TypeError, ValueError) as exc:
-        raise ServiceError(BAD_CONFIG.format(detail=exc), code="bad_config")
-    return job_queue(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config}, user=user)
+    quality_config_check(config)
+    warnings = quality_split_warnings(quality_split_sizes(study=study, config=config))
+    return job_queue(kind=Job.Kind.TRAIN_Q, study=study, params={"config": config, "warnings": warnings}, user=user)
 
 
 def quality_version_make_current(*, version: QualityModelVersion) -> QualityModelVersion:
@@ -90,6 +129,18 @@ def quality_current() -> QualityModelVersion:
     return version
 
 
+def uploaded_image_check(data: bytes) -> None:
+    """The import's limits for an uploaded face too: size, pixels (decompression bombs), format."""
+    from django.core.exceptions import ValidationError
+
+    from ratings_site.catalog.upload_checks import image_check
+
+    try:
+        image_check(data)
+    except ValidationError as exc:
+        raise ServiceError(exc.messages[0], code="not_an_image")
+
+
 def face_prepare_for_quality(data: bytes, contract=None) -> np.ndarray:
     """The face Q reads, prepared as its checkpoint's input contract says (the CLI's --prepare
     goes through the same quality.score.prepare_face); Q's default contract without one."""
@@ -108,6 +159,7 @@ def face_prepare_for_quality(data: bytes, contract=None) -> np.ndarray:
 def quality_score_upload(*, data: bytes, version: QualityModelVersion | None = None) -> tuple[float, QualityModelVersion]:
     from quality.score import input_contract, score_images
 
+    uploaded_image_check(data)
     version = version or quality_current()
     model = quality_model_load(version.pk)
     face = face_prepare_for_quality(data, input_contract(model))

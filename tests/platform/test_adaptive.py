@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from ratings_site.labels.models import Label
 from ratings_site.studies.errors import ServiceError
 from ratings_site.studies.models import AdaptiveImage, BatchItem, Rating, Study
-from ratings_site.studies.services import assignment_allocate, item_next, rating_submit
+from ratings_site.studies.services import assignment_allocate, assignment_consent, item_next, rating_submit
 
 from .factories import make_study_with_images, rater
 
@@ -26,6 +26,11 @@ def adaptive_study(**fields):
     )
     defaults.update(fields)
     return make_study_with_images(**defaults)
+
+
+def allocate(**kwargs):
+    """A rater's batch, with the study's consent accepted (as the invitation page records it)."""
+    return assignment_consent(assignment=assignment_allocate(**kwargs))
 
 
 def rate_batch(client, assignment, score_of):
@@ -47,7 +52,7 @@ def run_crowd(study, score_of, max_raters=40):
     client = APIClient()
     for k in range(max_raters):
         try:
-            assignment = assignment_allocate(study=study, rater=rater(f"r{k}"))
+            assignment = allocate(study=study, rater=rater(f"r{k}"))
         except ServiceError as exc:
             return k, exc
         rate_batch(client, assignment, score_of)
@@ -99,7 +104,7 @@ def test_stopping_rule_ends_the_study_before_the_budget():
     assert spent == 2 * study.sample_size < study.rating_budget
     assert refusal is not None and refusal.code == "not_running"  # completed at the last submit
     with pytest.raises(ServiceError):
-        assignment_allocate(study=study, rater=rater("late"))
+        allocate(study=study, rater=rater("late"))
 
 
 def test_study_page_and_api_show_live_progress(client, researcher):
@@ -123,7 +128,7 @@ def test_next_item_is_one_statement_and_page_service_agrees():
     if connection.vendor != "postgresql":
         pytest.skip("adaptive allocation's one statement is PostgreSQL's (elsewhere the service decides)")
     study = adaptive_study()
-    assignment = assignment_allocate(study=study, rater=rater("one"))
+    assignment = allocate(study=study, rater=rater("one"))
     client = APIClient()
     with CaptureQueriesContext(connection) as queries:
         body = client.get(f"/api/rate/{assignment.token}/next/").json()
@@ -159,12 +164,12 @@ def test_q_disagreeing_with_the_crowd_draws_the_next_rating():
     study = adaptive_study(rating_budget=60, stop_half_width=0.0, gold=0)
     client = APIClient()
     for k in range(4):  # 4 batches of 6: every image rated twice, all 5s
-        rate_batch(client, assignment_allocate(study=study, rater=rater(f"q{k}")), lambda image_id: 5)
+        rate_batch(client, allocate(study=study, rater=rater(f"q{k}")), lambda image_id: 5)
     pool = list(AdaptiveImage.objects.filter(study=study).order_by("id"))
     odd = pool[7]
     AdaptiveImage.objects.filter(study=study).update(q_pred=5.0)
     AdaptiveImage.objects.filter(pk=odd.pk).update(q_pred=0.5)
-    assignment = assignment_allocate(study=study, rater=rater("q-next"))
+    assignment = allocate(study=study, rater=rater("q-next"))
     Study.objects.filter(pk=study.pk).update(adaptive_state={**Study.objects.get(pk=study.pk).adaptive_state, "tau_sq": 0.5})
     body = client.get(f"/api/rate/{assignment.token}/next/").json()
     assert BatchItem.objects.get(pk=body["item"]).pool_id == odd.pk
@@ -174,7 +179,7 @@ def test_a_pause_stops_recruiting_but_lets_the_rater_at_work_finish_the_batch():
     from ratings_site.studies.services import study_pause
 
     study = adaptive_study()
-    assignment = assignment_allocate(study=study, rater=rater("busy"))
+    assignment = allocate(study=study, rater=rater("busy"))
     client = APIClient()
     first = client.get(f"/api/rate/{assignment.token}/next/").json()
     client.post(f"/api/rate/{assignment.token}/ratings/", {"item": first["item"], "score": 5}, format="json")
@@ -182,5 +187,5 @@ def test_a_pause_stops_recruiting_but_lets_the_rater_at_work_finish_the_batch():
     first_was_pool = BatchItem.objects.get(pk=first["item"]).gold_id is None
     assert len(rate_batch(client, assignment, lambda image_id: 5)) == study.items_per_batch - first_was_pool
     with pytest.raises(ServiceError) as refused:
-        assignment_allocate(study=study, rater=rater("new"))
+        allocate(study=study, rater=rater("new"))
     assert refused.value.code == "not_running"

@@ -26,6 +26,9 @@ def rate_one_batch(browser, url: str, score_for) -> int | None:
     page.set_default_timeout(15_000)
     try:
         page.goto(url)
+        if page.locator("#start").count() == 0:
+            return None  # "This study is full", said before any instructions
+        page.check("#consent")
         with page.expect_navigation():
             page.click("#start")
         rated = 0

@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from ratings_site.labels.services import labels_compute
 from ratings_site.studies.models import Assignment, Study
-from ratings_site.studies.services import assignment_allocate, item_next
+from ratings_site.studies.services import assignment_allocate, assignment_consent, item_next
 
 from .factories import make_study_with_images, rater
 from .test_labels import finish
@@ -85,7 +85,7 @@ def test_export_job_and_download(api, django_capture_on_commit_callbacks):
     download = api.get(f"/api/jobs/{job_id}/download/")
     assert download.status_code == 200
     header = b"".join(download.streaming_content).decode().splitlines()[0]
-    assert header == "image_id,image_path,sha256,source,subject,mu,sigma,n,low_n,ddof,study_id"
+    assert header == "image_id,original_name,image_path,sha256,source,stratum,subject,mean,std,n_raters,low_n,ddof,study_id"
     bad = api.post(f"/api/studies/{study.pk}/exports/", {"format": "xlsx"}, format="json")
     assert bad.status_code == 400
 
@@ -95,7 +95,7 @@ def test_export_job_and_download(api, django_capture_on_commit_callbacks):
 @pytest.fixture
 def token():
     study = make_study_with_images(n_images=3, n_batches=1)
-    return assignment_allocate(study=study, rater=rater("a")).token
+    return assignment_consent(assignment=assignment_allocate(study=study, rater=rater("a"))).token
 
 
 def test_rating_flow_over_the_api(token):

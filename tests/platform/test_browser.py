@@ -65,6 +65,7 @@ def test_rater_rates_with_keyboard_reloads_resumes_and_lets_the_countdown_expire
 
     page.goto(f"{live_server.url}/r/{link.token}/")
     assert "Instructions" in page.content()
+    page.check("#consent")
     page.click("#start")
     assert progress(page) == "Image 1 of 4"
     assert page.locator("#face-image").is_visible()
@@ -94,6 +95,7 @@ def test_rater_rates_with_keyboard_reloads_resumes_and_lets_the_countdown_expire
     finish(study, "c", [6, 9, 3, 1])
     other = browser.new_context().new_page()
     other.goto(f"{live_server.url}/r/{link.token}/")
+    other.check("#consent")
     other.click("#start")
     assert "not accepting raters" in other.locator("#message").inner_text()
 
@@ -109,6 +111,7 @@ def test_rating_buttons_work_without_keyboard_and_errors_are_shown(live_server, 
     study = make_study_with_images(n_images=2, n_batches=1, raters=1)
     [link] = invitations_create(study=study)
     page.goto(f"{live_server.url}/r/{link.token}/")
+    page.check("#consent")
     page.click("#start")
     page.click("button[data-score='4']")
     page.wait_for_function("document.querySelector('#progress').innerText.includes('Image 2 of 2')")

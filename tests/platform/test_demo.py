@@ -1,6 +1,7 @@
 """The README's main job, run as a user would on embedded defaults (SQLite, the
 filesystem broker, a real worker and gunicorn), in a scratch folder."""
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -30,8 +31,37 @@ def test_demo_runs_end_to_end_and_exports_labels(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Rate faces yourself" in result.stdout
     labels = pd.read_csv(tmp_path / "var" / "demo" / "labels.csv")
-    assert list(labels.columns[:3]) == ["image_id", "image_path", "sha256"]
-    assert len(labels) >= 10 and (labels["n"] == 3).all() and labels["mu"].between(0, 10).all()
+    assert list(labels.columns[:4]) == ["image_id", "original_name", "image_path", "sha256"]
+    assert len(labels) >= 10 and (labels["n_raters"] == 3).all() and labels["mean"].between(0, 10).all()
+
+    # The README's commands for the demo's output, run as written (from a folder holding var/).
+    for line in readme_demo_commands():
+        argv = shlex.split(line)
+        assert argv[0] == "python", line
+        done = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    scores = pd.read_csv(tmp_path / "var" / "runs" / "q-demo" / "scores.csv")
+    assert len(scores) >= 10 and scores["score"].notna().all()
+
+
+def readme_demo_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- demo-commands -->", 1)[1].split("<!-- /demo-commands -->", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.strip().startswith("python ")]
+
+
+def test_the_readme_lists_commands_for_the_demo_output():
+    commands = readme_demo_commands()
+    assert any(c.startswith("python -m quality.train") for c in commands) and len(commands) >= 3
+
+
+def test_the_demo_runs_quick_jobs_and_training_on_separate_workers():
+    from ratings_site.demo.processes import worker_commands
+
+    queues = {name: command[command.index("-Q") + 1] for name, command in worker_commands().items()}
+    assert queues == {"quick": "celery", "training": "gpu"}
+    assert "-B" in worker_commands()["quick"] and "-B" not in worker_commands()["training"]  # one beat
 
 
 def run_notebook(path: Path, env: dict) -> None:
@@ -74,7 +104,7 @@ def test_notebook_runs_on_the_demos_output(tmp_path):
         "LABELS_EXPORT": str(export), "LABELS_IMAGES_ROOT": str(media), "Q_RUNS": str(tmp_path / "runs" / "q"),
     })
     printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
-    assert "Spearman(Q, mu) =" in printed, printed[-2000:]
+    assert "Spearman(Q, mean) =" in printed, printed[-2000:]
 
 @pytest.mark.slow
 def test_lineup_demo_runs_simulated_raters_end_to_end_and_fills_the_table(tmp_path):

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from ratings_site.studies.models import Assignment, ItemView, Rating
-from ratings_site.studies.services import assignment_allocate, item_next
+from ratings_site.studies.services import assignment_allocate, assignment_consent, item_next
 
 from .factories import make_study_with_images, rater
 
@@ -20,7 +20,7 @@ def served():
     if connection.vendor != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's")
     study = make_study_with_images(n_images=3, n_batches=1, viewing_seconds=60, answer_grace_seconds=30)
-    assignment = assignment_allocate(study=study, rater=rater("fast"))
+    assignment = assignment_consent(assignment=assignment_allocate(study=study, rater=rater("fast")))
     return assignment, item_next(assignment=assignment).item.pk
 
 
@@ -28,12 +28,18 @@ def post(token, item, score):
     return APIClient().post(f"/api/rate/{token}/ratings/", {"item": item, "score": score}, format="json")
 
 
-def test_happy_path_is_one_query_and_stores_the_rating(served):
+def test_happy_path_is_two_queries_stores_the_rating_and_serves_the_next_item(served):
     assignment, item = served
     with CaptureQueriesContext(connection) as queries:
         response = post(assignment.token, item, 7)
-    assert response.status_code == 201 and response.json() == {"item": item, "score": 7, "created": True}
-    assert len(queries) == 1
+    body = response.json()
+    assert response.status_code == 201 and {k: body[k] for k in ("item", "score", "created")} == {
+        "item": item, "score": 7, "created": True
+    }
+    # The answer carries the next item (one round trip per image): insert + serve, two statements.
+    assert body["next"]["item"] != item and body["next"]["position"] == 2
+    assert ItemView.objects.filter(assignment=assignment, item_id=body["next"]["item"]).exists()
+    assert len(queries) == 2
     rating = Rating.objects.get(assignment=assignment, item_id=item)
     assert rating.score == 7 and 0 <= rating.response_ms < 60_000
 

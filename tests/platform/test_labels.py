@@ -103,7 +103,7 @@ def test_labels_compute_on_a_finished_study_and_export_schema(django_capture_on_
     assert labels == [(5.0, pytest.approx(1.0), 3), (8.0, 0.0, 3)]
     assert RaterStats.objects.filter(study=study, excluded=False).count() == 3
     study.refresh_from_db()
-    assert set(study.agreement["per_batch"]) == {"0"}
+    assert set(study.agreement["per_batch"]) == {"1"}  # batch numbers as people see them
 
     with django_capture_on_commit_callbacks(execute=True):
         job = export_job_start(study=study, fmt="parquet")
@@ -111,14 +111,17 @@ def test_labels_compute_on_a_finished_study_and_export_schema(django_capture_on_
     assert job.status == Job.Status.SUCCEEDED, job.error
     frame = pd.read_parquet(io.BytesIO(job.artifact.read()))
     assert list(frame.columns) == EXPORT_COLUMNS
-    assert len(frame) == 2 and set(frame["ddof"]) == {1} and frame["n"].tolist() == [3, 3]
+    assert len(frame) == 2 and set(frame["ddof"]) == {1} and frame["n_raters"].tolist() == [3, 3]
+    # One vocabulary with the API (mean, std), the name the image was imported under, full precision.
+    assert sorted(frame["mean"].tolist()) == [5.0, 8.0]
+    assert set(frame["original_name"]) <= {f"img{i}.png" for i in range(10)} and set(frame["source"]) == {"stylegan"}
 
     with django_capture_on_commit_callbacks(execute=True):
         csv_job = export_job_start(study=study, fmt="csv")
     csv_job.refresh_from_db()
     frame_csv = pd.read_csv(io.BytesIO(csv_job.artifact.read()))
     assert list(frame_csv.columns) == EXPORT_COLUMNS
-    assert frame_csv["mu"].tolist() == frame["mu"].tolist()
+    assert frame_csv["mean"].tolist() == frame["mean"].tolist()
 
 
 @pytest.mark.django_db
@@ -139,3 +142,56 @@ def test_unverified_or_unfinished_ratings_do_not_count():
     type(finished).objects.filter(pk=finished.pk).update(verified=False)
     labels_compute(study=study)
     assert Label.objects.filter(study=study).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_deviant_rater_is_flagged_and_excluding_them_is_audited_reversible_and_recomputes_labels(
+    django_capture_on_commit_callbacks, researcher
+):
+    from ratings_site.labels.models import RaterExclusion
+    from ratings_site.labels.services import rater_exclusion_set
+
+    study = make_study_with_images(n_images=2, n_batches=1, raters=5)
+    for who, scores in {"a": [4, 8], "b": [5, 8], "d": [5, 7], "e": [6, 9]}.items():
+        finish(study, who, scores)
+    odd = finish(study, "c", [10, 0])  # far from the others on both images
+    labels_compute(study=study)
+    stats = {s.rater_id: s for s in RaterStats.objects.filter(study=study)}
+    assert stats[odd.rater_id].flagged and not stats[odd.rater_id].excluded
+    assert sum(s.flagged for s in stats.values()) == 1
+    before = dict(Label.objects.filter(study=study).values_list("image_id", "mean"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rater_exclusion_set(study=study, rater=odd.rater, excluded=True, user=researcher, reason="random answers")
+    after = dict(Label.objects.filter(study=study).values_list("image_id", "mean"))
+    assert sorted(after.values()) == [5.0, 8.0] and after != before
+    excluded = RaterStats.objects.get(study=study, rater=odd.rater)
+    assert excluded.excluded_by_hand and excluded.mad_from_others is not None  # the evidence stays
+    assert set(Label.objects.filter(study=study).values_list("n", flat=True)) == {4}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rater_exclusion_set(study=study, rater=odd.rater, excluded=False, user=researcher, reason="checked: fine")
+    assert dict(Label.objects.filter(study=study).values_list("image_id", "mean")) == pytest.approx(before)
+    trail = list(RaterExclusion.objects.filter(study=study).order_by("decided_at").values_list("excluded", "decided_by__username", "reason"))
+    assert trail == [(True, "rita", "random answers"), (False, "rita", "checked: fine")]
+
+
+@pytest.mark.django_db
+def test_export_keeps_full_precision_and_names_each_image_stratum(django_capture_on_commit_callbacks):
+    from ratings_site.studies.services import study_launch
+
+    from .factories import make_images
+
+    make_images(2, metadata=lambda i: {"gender": "fm"[i % 2]})
+    study = study_launch(study=Study.objects.create(name="strata", sample_size=2, n_batches=1, raters_per_batch=3, strata=["gender"]))
+    finish(study, "a", [4, 8])
+    finish(study, "b", [5, 8])
+    finish(study, "c", [5, 9])
+    labels_compute(study=study)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = export_job_start(study=study, fmt="csv")
+    job.refresh_from_db()
+    frame = pd.read_csv(io.BytesIO(job.artifact.read()))
+    assert sorted(frame["mean"].tolist()) == pytest.approx([14 / 3, 25 / 3], abs=1e-12)  # not rounded
+    assert sorted(frame["stratum"]) == ["gender=f", "gender=m"]
+    assert (frame["n_raters"] == 3).all()

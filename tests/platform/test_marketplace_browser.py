@@ -117,6 +117,10 @@ def test_turker_previews_accepts_rates_and_submits_to_mturk(live_server, page, m
     assignment_id = mturk.accept(hit_id, "ABROWSERWORKER")
     page.goto(f"{entry}?assignmentId={assignment_id}&hitId={hit_id}&workerId=ABROWSERWORKER"
               f"&turkSubmitTo=http%3A%2F%2F{receiver.netloc}")
+    # The worker reads the study's consent statement and agrees before the first image.
+    assert page.locator("#consent-statement").is_visible() and page.locator("#face-image").count() == 0
+    page.check("#consent")
+    page.click("#start")
     for position, key in enumerate(["7", "3", "+"], start=1):
         page.wait_for_function("t => document.querySelector('#progress').innerText.includes(t)", arg=f"Image {position} of 3")
         page.keyboard.press(key)

@@ -92,6 +92,7 @@ def work_as(client, mturk, study, worker, *, hit_index=0, gold_score=GOOD, score
     assert response.status_code == 302, response.content.decode()[:500]
     rate_url = response["Location"]
     assert rate_url.startswith("/rate/")
+    assert client.post(rate_url, {"consent": "yes"}).status_code == 302  # consent comes before the first image
     while True:
         page = client.get(rate_url)
         if page.status_code == 302:

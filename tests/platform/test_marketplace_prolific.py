@@ -54,6 +54,7 @@ def take_part(client, fake, study, pid, *, gold_score=GOOD, score=5, session=Non
     response = client.get(f"/prolific/{study.pk}/", {"PROLIFIC_PID": pid, "STUDY_ID": prolific_id(study), "SESSION_ID": session})
     assert response.status_code == 302, response.content.decode()[:400]
     rate_url = response["Location"]
+    client.post(rate_url, {"consent": "yes"})  # the consent step comes before the first image
     while (page := client.get(rate_url)).status_code == 200:
         item = page.context["next"].item
         client.post(rate_url, {"item": item.pk, "score": gold_score if item.gold_id else score})

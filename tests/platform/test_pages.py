@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def start(client, invitation):
-    response = client.post(f"/r/{invitation.token}/")
+    response = client.post(f"/r/{invitation.token}/", {"consent": "yes"})
     assert response.status_code == 302, response.content
     return response["Location"]
 
@@ -36,7 +36,7 @@ def test_single_use_invitation_admits_one_rater_but_lets_them_back_in(client, dj
     first = start(client, inv)
     assert start(client, inv) == first  # same browser: same rater, same batch
     stranger = type(client)()
-    refused = stranger.post(f"/r/{inv.token}/")
+    refused = stranger.post(f"/r/{inv.token}/", {"consent": "yes"})
     assert refused.status_code == 410 and b"already been used" in refused.content
 
 
@@ -45,7 +45,7 @@ def test_open_invitation_respects_its_cap(client):
     [inv] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=2)
     for _ in range(2):
         start(type(client)(), inv)
-    assert type(client)().post(f"/r/{inv.token}/").status_code == 410
+    assert type(client)().post(f"/r/{inv.token}/", {"consent": "yes"}).status_code == 410
 
 
 def test_rating_page_post_redirect_get_and_completion_code(client):
@@ -121,9 +121,10 @@ def test_admin_launch_action(client, researcher):
     assert study.status == Study.Status.RUNNING
 
 
-def test_admin_import_form(client, researcher, tmp_path):
+def test_admin_import_form(client, researcher, tmp_path, settings):
     from .factories import png_bytes
 
+    settings.IMAGE_IMPORT_ROOTS = [str(tmp_path)]
     (tmp_path / "a.png").write_bytes(png_bytes(1))
     (tmp_path / "b.txt").write_text("nope")
     client.force_login(researcher)
@@ -135,3 +136,23 @@ def test_admin_import_form(client, researcher, tmp_path):
     assert b"Imported 1, duplicates 0, failed 1" in response.content
     empty = client.post("/admin/catalog/image/import/", {})
     assert b"Give exactly one of" in empty.content
+
+
+def test_every_page_describes_the_task_from_one_summary(client, researcher):
+    """Instructions, the admin and the marketplaces take task counts from study_task_summary."""
+    import re
+
+    from ratings_site.marketplace.prolific_provider import ProlificProvider
+    from ratings_site.studies.selectors import study_task_summary
+
+    study = make_study_with_images(n_images=5, n_batches=2, raters=3, gold=1, viewing_seconds=30)
+    summary = study_task_summary(study)
+    assert summary.images_per_task == 4  # 3 of the 5 images in the larger batch, plus the gold item
+    assert summary.expected_minutes == 2 and summary.places == 6
+    [inv] = invitations_create(study=study)
+    page = client.get(f"/r/{inv.token}/").content.decode()
+    assert re.search(r'id="task-summary">4 images', page) and "about 2 min" in page
+    client.force_login(researcher)
+    admin_page = client.get(f"/admin/studies/study/{study.pk}/change/").content.decode()
+    assert "2 batches of up to 4 images" in admin_page and "6 rater places" in admin_page
+    assert ProlificProvider(study).estimated_minutes() == summary.expected_minutes

@@ -224,7 +224,7 @@ def test_stage1_to_stage2_with_simulated_raters_on_a_worker(tmp_path, settings):
         export = wait_for(lambda: Job.objects.filter(pk=export.pk, status="succeeded").first(), what="the export")
         frame = pd.read_csv(io.BytesIO(export.artifact.read()))
         assert len(frame) == stage2.sample_size and frame["image_path"].str.startswith("display/").all()
-        assert set(frame["mu"]) == {5.0} and set(frame["n"]) == {2}
+        assert set(frame["mean"]) == {5.0} and set(frame["n_raters"]) == {2}
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

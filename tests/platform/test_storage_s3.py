@@ -31,7 +31,7 @@ def test_images_go_to_s3_and_raters_get_signed_urls(s3, client):
     stored = [o["Key"] for o in s3.list_objects_v2(Bucket="faces")["Contents"]]
     assert sorted(stored) == sorted(Image.objects.values_list("file", flat=True))
     [invitation] = invitations_create(study=study)
-    rate_url = client.post(f"/r/{invitation.token}/")["Location"]
+    rate_url = client.post(f"/r/{invitation.token}/", {"consent": "yes"})["Location"]
     image_url = client.get(rate_url).context["image_url"]
     response = client.get(image_url)
     assert response.status_code == 302

@@ -48,4 +48,4 @@ def test_label_and_export_jobs_run_on_a_worker(worker):
     export = export_job_start(study=study, fmt="csv")
     done = wait_for(lambda: Job.objects.filter(pk=export.pk, status=Job.Status.SUCCEEDED).first(), what="the export job")
     assert done.result["rows"] == 2
-    assert done.artifact.read().decode().startswith("image_id,image_path,")
+    assert done.artifact.read().decode().startswith("image_id,original_name,image_path,")

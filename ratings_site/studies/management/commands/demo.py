@@ -17,8 +17,9 @@ from ratings_site.catalog.models import Image, Source
 from ratings_site.catalog.services import images_import_manifest
 from ratings_site.crowd.models import Invitation
 from ratings_site.crowd.services import invitations_create
+from ratings_site.studies.selectors import study_task_summary
 from ratings_site.demo.faces import demo_faces_write
-from ratings_site.demo.processes import stop, wait_http, web_start, worker_start
+from ratings_site.demo.processes import stop, wait_http, web_start, workers_start
 from ratings_site.demo.raters import SimulatedRater, rater_run
 from ratings_site.env import VAR_DIR
 from ratings_site.jobs.models import Job
@@ -52,8 +53,8 @@ class Command(BaseCommand):
         images = self._images(workdir, o)
         base_url = f"http://127.0.0.1:{o['port']}"
         logs = VAR_DIR / "logs"
-        self.say(f"Starting the site (gunicorn) on {base_url} and a Celery worker; logs in {logs}")
-        web, worker = web_start(o["port"], logs / "web.log"), worker_start(logs / "worker.log")
+        self.say(f"Starting the site (gunicorn) on {base_url} and Celery workers for quick jobs and training; logs in {logs}")
+        web, workers = web_start(o["port"], logs / "web.log"), workers_start(logs)
         try:
             wait_http(f"{base_url}/healthz")
             self._scripted_pass(base_url, images, workdir, o)
@@ -68,13 +69,14 @@ class Command(BaseCommand):
             if o["no_serve"]:
                 return
             self.stdout.write("Serving; press Ctrl-C to stop.")
-            while web.poll() is None and worker.poll() is None:
+            while web.poll() is None and all(w.poll() is None for w in workers):
                 time.sleep(1)
-            raise CommandError("the site or the worker stopped; see the logs")
+            raise CommandError("the site or a worker stopped; see the logs")
         except KeyboardInterrupt:
-            self.stdout.write("\nStopping.")
+            # Ctrl-C: stop cleanly. Everything made so far stays; running the demo again reuses it.
+            self.stdout.write("\nStopping (run the demo again to continue; imported images are kept).")
         finally:
-            stop(web, worker)
+            stop(web, *workers)
 
     def _admin_user(self):
         User = get_user_model()
@@ -107,7 +109,7 @@ class Command(BaseCommand):
             n_batches=n_batches, raters_per_batch=3, seed=o["seed"], sources=Source.objects.filter(slug="demo"),
         )
         study = study_launch(study=study)
-        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=n_batches * 3)
+        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=study_task_summary(study).places)
         latent = dict(zip(images.image_id, images.latent))
         item_latent = {item_id: latent[image_id] for item_id, image_id in
                        BatchItem.objects.filter(batch__study=study).values_list("id", "image_id")}
@@ -126,12 +128,12 @@ class Command(BaseCommand):
         target.write_bytes(export.artifact.read())
         frame = pd.read_csv(target)
         truth = frame.image_id.map(latent)
-        rho = spearmanr(frame.mu, truth).statistic
+        rho = spearmanr(frame["mean"], truth).statistic
         alpha = job.result.get("krippendorff_alpha_interval")
         self.stdout.write(self.style.SUCCESS(
             f"Exported {len(frame)} labels to {target} (media root {settings.MEDIA_ROOT}).\n"
-            f"  Krippendorff's alpha {alpha:.3f}; Spearman(mu, simulator's latent) {rho:.3f}; "
-            f"mean sigma {frame.sigma.mean():.2f}"
+            f"  Krippendorff's alpha {alpha:.3f}; Spearman(mean, simulator's latent) {rho:.3f}; "
+            f"average std {frame['std'].mean():.2f}"
         ))
 
     def _wait(self, jobs, timeout=180):
@@ -144,7 +146,7 @@ class Command(BaseCommand):
             if job:
                 return job
             time.sleep(0.5)
-        raise CommandError("the worker did not finish in time; see var/logs/worker.log")
+        raise CommandError("the worker did not finish in time; see var/logs/worker-quick.log and worker-training.log")
 
     @staticmethod
     def adaptive_study_for_people(available: int, seed: int, *, size: int = 8, items_per_batch: int = 4) -> str:
@@ -161,10 +163,15 @@ class Command(BaseCommand):
         return f"/r/{link.token}/"
 
     def _study_for_people(self, images: pd.DataFrame, o) -> str:
+        ranked = images.sort_values("latent")
         study = study_create(
             name="Demo: rate it yourself", sample_size=min(12, len(images)), n_batches=1, raters_per_batch=3, seed=o["seed"] + 1,
             sources=Source.objects.filter(slug="demo"),
+            example_natural_id=int(ranked.image_id.iloc[-1]), example_unnatural_id=int(ranked.image_id.iloc[0]),
         )
         study_launch(study=study)
-        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=20, label="demo")
+        # The link admits exactly as many raters as the study has places; the next one sees "study full".
+        summary = study_task_summary(study)
+        [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=summary.places, label="demo")
+        self.stdout.write(f"  rate-it-yourself study: {summary.for_researchers}")
         return f"/r/{link.token}/"
