@@ -21,7 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.database import create_images, fresh_database  # noqa: E402
+from bench.harness import create_images, fresh_database  # noqa: E402
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ratings_bench_adaptive")
 
 

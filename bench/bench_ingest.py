@@ -14,7 +14,6 @@ Goal: at least half the bare view's rate, p99 < 50 ms.
 import argparse
 import concurrent.futures as cf
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,14 +24,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.database import create_images, fresh_database  # noqa: E402
+from bench.harness import create_images, fresh_database, free_port, wait_healthy  # noqa: E402
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ratings_bench")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup_database(batches: int, items: int, raters: int) -> str:
@@ -57,15 +50,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
          "-k", "gthread", "--threads", "4", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
+    return wait_healthy(proc, f"http://127.0.0.1:{port}/healthz")
 
 
 def one_rater(base: str, invitation: str, seed: int):
