@@ -21,38 +21,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.harness import create_images, fresh_database  # noqa: E402
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ratings_bench_adaptive")
 
 
 def setup(n: int):
-    import psycopg2
-
-    admin = psycopg2.connect(DB_URL.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    name = DB_URL.rsplit("/", 1)[1]
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    os.environ["DATABASE_URL"] = DB_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ratings_site.settings")
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from ratings_site.catalog.models import Image, Source
+    fresh_database(DB_URL)
     from ratings_site.studies.models import Study
     from ratings_site.studies.services import study_launch
 
-    source = Source.objects.get(slug="stylegan")
-    Image.objects.bulk_create(
-        Image(file=f"images/bench/{i}.png", sha256=f"{i:064x}", source=source, original_name=f"{i}.png",
-              width=128, height=128, metadata={"g": "ab"[i % 2]})
-        for i in range(n)
-    )
+    create_images(n, metadata=lambda i: {"g": "ab"[i % 2]})
     fixed = Study.objects.create(name="fixed", sample_size=n, n_batches=n // 20, raters_per_batch=3, strata=["g"])
     adaptive = Study(name="adaptive", sample_size=n, strata=["g"], adaptive=True, rating_budget=3 * n,
                      items_per_batch=20, min_raters=2, max_raters=7, stop_half_width=0.0)

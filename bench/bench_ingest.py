@@ -14,7 +14,6 @@ Goal: at least half the bare view's rate, p99 < 50 ms.
 import argparse
 import concurrent.futures as cf
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,45 +24,19 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.harness import create_images, fresh_database, free_port, wait_healthy  # noqa: E402
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ratings_bench")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def setup_database(batches: int, items: int, raters: int) -> str:
-    import psycopg2
-
-    admin = psycopg2.connect(DB_URL.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    name = DB_URL.rsplit("/", 1)[1]
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    os.environ["DATABASE_URL"] = DB_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ratings_site.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from ratings_site.catalog.models import Image, Source
+    fresh_database(DB_URL)
     from ratings_site.crowd.models import Invitation
     from ratings_site.crowd.services import invitations_create
     from ratings_site.studies.models import Study
     from ratings_site.studies.services import study_launch
 
-    source = Source.objects.get(slug="stylegan")
     n = batches * items
-    Image.objects.bulk_create(
-        Image(file=f"images/bench/{i}.png", sha256=f"{i:064x}", source=source, original_name=f"{i}.png", width=128, height=128)
-        for i in range(n)
-    )
+    create_images(n)
     study = Study.objects.create(name="bench", sample_size=n, n_batches=batches, raters_per_batch=3)
     study_launch(study=study)
     [link] = invitations_create(study=study, kind=Invitation.Kind.OPEN, cap=raters)
@@ -77,15 +50,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
          "-k", "gthread", "--threads", "4", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
+    return wait_healthy(proc, f"http://127.0.0.1:{port}/healthz")
 
 
 def one_rater(base: str, invitation: str, seed: int):

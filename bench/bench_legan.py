@@ -118,12 +118,7 @@ def run_worker(spec: dict) -> dict:
         opt, net = (opt_D, D) if phase == "D" else (opt_G, G)
         opt.zero_grad(set_to_none=True)
         loss.accumulate_gradients(phase, batch)
-        scaler = scalers.get(phase)
-        if scaler is None:
-            opt.step()
-        else:
-            scaler.step(opt)
-            scaler.update()
+        build.optimizer_step(opt, scalers.get(phase))
 
     rss_before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device.type == "cuda":

@@ -28,6 +28,8 @@ import shutil
 import tempfile
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.harness import free_port, wait_healthy  # noqa: E402
 SETUPS = {
     "old: 4 sync workers": (["-w", "4"], False),
     "gunicorn.conf.py alone (4 gthread workers x 8 threads)": (["-c", "gunicorn.conf.py"], False),
@@ -44,21 +46,8 @@ def proxy_start(listen: int, upstream: int, folder: Path) -> subprocess.Popen:
         [shutil.which("nginx"), "-p", str(folder), "-c", str(folder / "nginx.conf"),
          "-g", f"daemon off; pid {folder}/nginx.pid; error_log {folder}/error.log;"],
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{listen}/healthz", timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("nginx did not start: " + (folder / "error.log").read_text()[-500:])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return wait_healthy(proc, f"http://127.0.0.1:{listen}/healthz", seconds=20,
+                        failure=lambda: "nginx did not start: " + (folder / "error.log").read_text()[-500:])
 
 
 def serve(args: list[str], port: int) -> subprocess.Popen:
@@ -66,15 +55,7 @@ def serve(args: list[str], port: int) -> subprocess.Popen:
     env = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "4"}
     command = [sys.executable, "-m", "gunicorn", "ratings_site.wsgi", *args, "-b", f"127.0.0.1:{port}", "--log-level", "error"]
     proc = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
+    return wait_healthy(proc, f"http://127.0.0.1:{port}/healthz")
 
 
 def slow_client(port: int, stop: threading.Event) -> None:

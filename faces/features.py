@@ -166,6 +166,11 @@ def square_face_crop(image_rgb: np.ndarray, bbox, expand: float, size: int) -> n
     return cv2.warpAffine(image_rgb, matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
 
 
+def resnet50_weights(weights_path: str | os.PathLike | None = None) -> str | None:
+    """The ResNet-50 weights file: the one given, else $FACES_RESNET50_WEIGHTS, else None."""
+    return (str(weights_path) if weights_path else None) or os.environ.get(RESNET50_WEIGHTS_ENV) or None
+
+
 class ResNet50Features:
     """'avg_pool' 2048-d features of a VGGFace2 ResNet-50 from the user's file."""
 
@@ -174,7 +179,7 @@ class ResNet50Features:
 
     def __init__(self, config: ResNet50FeatureConfig | None = None) -> None:
         self.config = config or ResNet50FeatureConfig()
-        path = self.config.weights_path or os.environ.get(RESNET50_WEIGHTS_ENV)
+        path = resnet50_weights(self.config.weights_path)
         if not path:
             raise BackendUnavailableError(MSG_NO_WEIGHTS)
         self.device = self.config.device or default_device()
@@ -217,7 +222,7 @@ def _file_digest(path: str) -> str:
 # --------------------------------------------------------------------- factory
 def get_feature_extractor(name: str = "auto", weights_path: str | None = None) -> FeatureExtractor:
     if name == "auto":
-        name = "resnet50" if (weights_path or os.environ.get(RESNET50_WEIGHTS_ENV)) else "dlib"
+        name = "resnet50" if resnet50_weights(weights_path) else "dlib"
     if name == "resnet50":
         return ResNet50Features(ResNet50FeatureConfig(weights_path=weights_path))
     if name == "dlib":

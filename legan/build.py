@@ -90,6 +90,15 @@ def build_amp(config: TrainConfig, device: torch.device) -> tuple[Optional[torch
     return torch.float16, {"D": torch.amp.GradScaler("cuda"), "G": torch.amp.GradScaler("cuda")}
 
 
+def optimizer_step(opt: torch.optim.Optimizer, scaler) -> None:
+    """One update, through the phase's grad scaler (build_amp) when it has one."""
+    if scaler is None:
+        opt.step()
+    else:
+        scaler.step(opt)
+        scaler.update()
+
+
 def build_auxiliary(config: TrainConfig, device: torch.device, identity_net=None, quality_net=None):
     """The frozen (T, Q) actually used: injected modules win; a zero loss weight means None."""
     if config.loss.lambda_id > 0 and identity_net is None:

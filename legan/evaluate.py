@@ -33,6 +33,7 @@ import torch
 from legan.data.dataset import image_to_tensor, load_face
 from legan.data.manifest import read_manifest, resolve_path
 from legan.data.pairs import EvalSet, EvalSetError, build_evalset, load_evalset
+from legan.labels import class_names
 from legan.translator import MeanFaceTranslator, NoEditTranslator, Translator, TranslatorError, load_translator
 from legan.validation import input_dependence, pair_groups, self_match_hits
 
@@ -429,10 +430,6 @@ def evaluate_checkpoint(checkpoint: str | Path, *, pairs_manifest: str | Path, o
                                 should_stop=should_stop)
 
 
-def _names(text: str) -> list[str]:
-    return [n.strip() for n in text.split(",") if n.strip()]
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m legan.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-evalset", action="store_true", help="split a manifest and pair its images")
@@ -455,8 +452,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.build_evalset:
             if not (args.manifest and args.expressions and args.lightings):
                 parser.error("--build-evalset needs --manifest, --expressions and --lightings")
-            evalset = build_evalset(args.manifest, args.out, expressions=_names(args.expressions),
-                                    lightings=_names(args.lightings), test_fraction=args.test_fraction,
+            evalset = build_evalset(args.manifest, args.out, expressions=class_names(args.expressions),
+                                    lightings=class_names(args.lightings), test_fraction=args.test_fraction,
                                     val_fraction=args.val_fraction, seed=args.seed)
             print(json.dumps(json.loads((evalset.root / "evalset.json").read_text())["pairs"]))
             return 0

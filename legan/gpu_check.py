@@ -42,6 +42,8 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from runkit.provenance import git_commit  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPRESSIONS = ["neutral", "smile", "surprise"]
 LIGHTINGS = ["front", "left", "right"]
@@ -158,11 +160,8 @@ def environment() -> dict:
         info.update(device=torch.cuda.get_device_name(0), device_count=torch.cuda.device_count(),
                     device_memory_gib=round(p.total_memory / 2**30, 1), capability=f"{p.major}.{p.minor}",
                     bf16_supported=torch.cuda.is_bf16_supported())
-    try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                        text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        info["commit"] = None
+    commit = git_commit(ROOT)
+    info["commit"] = None if commit == "unknown" else commit
     return info
 
 

@@ -11,6 +11,11 @@ import torch
 import torch.nn.functional as F
 
 
+def class_names(text: str) -> list[str]:
+    """Class names as a command line gives them: comma-separated, spaces and empty names dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def one_hot_maps(labels: torch.Tensor, n_classes: int, height: int, width: int) -> torch.Tensor:
     """(B,) int class ids -> (B, n_classes, H, W) float one-hot tiled over the image."""
     one_hot = F.one_hot(labels.long(), n_classes).float()  # (B, n)

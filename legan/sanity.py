@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from legan.arch import ModelConfig, build_generator
+from legan.labels import class_names
 from legan.validation import ssim_per_image
 
 
@@ -89,7 +90,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
-    expressions, lightings = args.expressions.split(","), args.lightings.split(",")
+    expressions, lightings = class_names(args.expressions), class_names(args.lightings)
     train_set = LeganDataset(args.manifest, expressions, lightings, image_size=args.image_size)
     heldout = LeganDataset(args.heldout, expressions, lightings, image_size=args.image_size)
     model = ModelConfig(arch=args.arch, g_channels=args.g_channels, g_res_blocks=args.g_res_blocks)

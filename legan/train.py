@@ -11,7 +11,6 @@ on that batch (StarGAN's schedule; the paper's "5 D steps per G step"). Only ran
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -19,26 +18,13 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from legan import build
-from legan.checkpoint import load_checkpoint, save_checkpoint
-from legan.config import ConfigError, TrainConfig, validate
-from legan.distributed import (DistContext, barrier, broadcast_flag, gather_objects, mean_across_processes,
-                               resolve_device, setup_distributed, teardown_distributed)
+from legan.checkpoint import save_checkpoint
+from legan.config import TrainConfig, validate
+from legan.distributed import DistContext, resolve_device, setup_distributed, teardown_distributed
 from legan.loss import LeganLoss
-from legan.plots import plot_losses
-from legan.samples import build_sample_set, save_grid
-from legan.validation import build_validator
-from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
-                                require_latest_checkpoint, restore_rng)
-from runkit.loop import IterationLoop, LoopHooks, StatsMeter, TrainResult
-from runkit.runs import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
-
-
-def _optimizer_step(opt: torch.optim.Optimizer, scaler) -> None:
-    if scaler is None:
-        opt.step()
-    else:
-        scaler.step(opt)
-        scaler.update()
+from legan.samples import build_sample_set
+from legan.train_loop import LeganRun
+from runkit.loop import TrainResult
 
 
 def train(config: TrainConfig, *, run_dir, resume: bool = False,
@@ -63,16 +49,12 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     if device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
         torch.backends.cudnn.benchmark = True  # fixed shapes: autotune once, reuse every step
     n_e, n_l = len(config.expressions), len(config.lightings)
-    ckpt_dir = run_dir / CHECKPOINTS_DIR
-    refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
+    run = LeganRun(config, run_dir, ctx, device, resume)
     dataset = dataset if dataset is not None else build.build_dataset(config)
     loader, sampler = build.build_loader(dataset, config, ctx, device)
-    if ctx.is_main:  # only once the options and the data have been checked
-        (run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        write_config(run_dir, config.to_dict())
+    run.open()
     per_epoch = sampler.batches_per_epoch
-    total = config.max_iterations or math.ceil(config.epochs * per_epoch)
+    total = run.total_iterations(per_epoch)
     G, D = build.build_networks(config, device)
     opt_G, opt_D = build.build_optimizers(config, G, D)
     autocast_dtype, scalers = build.build_amp(config, device)
@@ -84,9 +66,8 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     if ctx.is_main:  # before any RNG restore: reading items may draw random augmentations
         samples = build_sample_set(dataset, config.sample_count, config.expressions, config.lightings,
                                    config.sample_targets)
-    iteration, meter = 0, StatsMeter()
     if resume:
-        payload = load_checkpoint(require_latest_checkpoint(ckpt_dir), map_location="cpu")
+        payload = run.load_latest(target_rng)
         G.load_state_dict(payload["G"])
         D.load_state_dict(payload["D"])
         opt_G.load_state_dict(payload["opt_G"])
@@ -94,9 +75,6 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
         for name, state in payload.get("scalers", {}).items():
             if name in scalers:
                 scalers[name].load_state_dict(state)
-        iteration = payload["iteration"]
-        restore_rng(payload["rng"][ctx.rank], target_rng)
-        meter.load(payload["meters"][ctx.rank], device)  # a log interval split by the stop
 
     G_plain, D_plain = G, D
     if ctx.distributed:
@@ -107,48 +85,14 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
     loss = LeganLoss(G, D, n_expressions=n_e, config=config.loss, identity_net=T, quality_net=Q,
                      autocast_dtype=autocast_dtype, scalers=scalers)
 
-    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_at=iteration, key="iteration") if ctx.is_main else None
+    def save(path: Path, iteration: int, rng_states: list, meters: list) -> None:
+        save_checkpoint(path, G=G_plain, D=D_plain, opt_G=opt_G, opt_D=opt_D, scalers=scalers,
+                        iteration=iteration, config=config.to_dict(), rng_states=rng_states,
+                        extra={"meters": meters}, keep=config.keep_checkpoints)
 
-    def checkpoint(iteration: int) -> Path:
-        rng_states = gather_objects(capture_rng(target_rng), ctx)  # every process's RNG
-        meters = gather_objects(meter.state(), ctx)
-        path = checkpoint_path(ckpt_dir, iteration)
-        if ctx.is_main:
-            save_checkpoint(path, G=G_plain, D=D_plain, opt_G=opt_G, opt_D=opt_D, scalers=scalers,
-                            iteration=iteration, config=config.to_dict(), rng_states=rng_states,
-                            extra={"meters": meters}, keep=config.keep_checkpoints)
-        barrier(ctx)
-        return path
-
-    def log(iteration: int, done: bool, sec_per_iter: float, validation: dict) -> dict:
-        means = mean_across_processes(meter.pop_means(), ctx, device)
-        metrics = {"iteration": iteration, "epoch": iteration / per_epoch,
-                   "images_seen": iteration * config.batch_size, "sec_per_iter": sec_per_iter,
-                   **means, **validation}
-        if ctx.is_main:
-            stats_writer.write(metrics)
-            loop.bar.set_postfix({f"{k[5]}_{k.split('/')[-1]}": f"{v:.3g}" for k, v in means.items()
-                                  if k.endswith(("total", "gp", "rec"))})
-            if on_progress is not None:
-                on_progress(iteration, total, dict(metrics))
-        return metrics
-
-    def sample(iteration: int) -> None:
-        if ctx.is_main:
-            save_grid(G_plain, samples, device, run_dir / SAMPLES_DIR / f"iter-{iteration:08d}.png")
-            plot_losses(run_dir / STATS_NAME, run_dir / PLOT_NAME)
-
-    validator = build_validator(config.validation_pairs, config.expressions, config.lightings,
-                                config.image_size) if ctx.is_main else None
-    hooks = LoopHooks(
-        log=log, checkpoint=checkpoint, sample=sample,
-        validate=(lambda: validator(G_plain, device)) if validator is not None else None,
-        stop_requested=lambda: broadcast_flag(
-            bool(should_stop()) if (should_stop is not None and ctx.is_main) else False, ctx, device))
-    loop = IterationLoop(hooks, start=iteration, total=total, per_epoch=per_epoch, log_every=config.log_every,
-                         sample_every=config.sample_every, checkpoint_every=config.checkpoint_every,
-                         validate_every=config.validate_every, progress=ctx.is_main and config.progress,
-                         desc="legan")
+    loop = run.loop(per_epoch=per_epoch, total=total, generator=G_plain, samples=samples, rng=target_rng,
+                    save=save, should_stop=should_stop, on_progress=on_progress, desc="legan")
+    meter = run.meter
     G.train()
     D.train()
     for epoch, offset in loop.positions():
@@ -159,18 +103,14 @@ def _train(config, run_dir, ctx: DistContext, resume, on_progress, should_stop,
                                         channels_last=build.uses_channels_last(config, device))
             opt_D.zero_grad(set_to_none=True)
             meter.add(loss.accumulate_gradients("D", batch))
-            _optimizer_step(opt_D, scalers.get("D"))
+            build.optimizer_step(opt_D, scalers.get("D"))
             if (loop.iteration + 1) % config.n_critic == 0:
                 opt_G.zero_grad(set_to_none=True)
                 meter.add(loss.accumulate_gradients("G", batch))
-                _optimizer_step(opt_G, scalers.get("G"))
+                build.optimizer_step(opt_G, scalers.get("G"))
             if loop.end_iteration():
                 break
-    loop.close()
-    last_ckpt = loop.last_checkpoint
-    if last_ckpt is None and resume:  # resumed a finished run: nothing new to write
-        last_ckpt = latest_checkpoint(ckpt_dir)
-    return TrainResult(run_dir, last_ckpt, loop.last_log)
+    return run.result(loop)
 
 
 if __name__ == "__main__":

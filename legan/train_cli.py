@@ -11,21 +11,18 @@ from pathlib import Path
 from legan.arch import ARCHITECTURES, ModelConfig
 from legan.config import AMP_DTYPES, IDENTITY_NETWORKS, ConfigError, TrainConfig, validate
 from legan.frozen_nets import AuxiliaryNetworkError
+from legan.labels import class_names
 from legan.loss import LossConfig
 from runkit.runs import next_run_dir, read_config
 
 MSG_NEED_CLASSES = "--manifest, --expressions and --lightings are required unless --resume is given"
 
 
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m legan.train", description=__doc__)
     p.add_argument("--manifest", help="CSV: image_path, subject, expression, lighting[, mask_path]")
-    p.add_argument("--expressions", type=_names, help="comma-separated expression class names")
-    p.add_argument("--lightings", type=_names, help="comma-separated lighting class names")
+    p.add_argument("--expressions", type=class_names, help="comma-separated expression class names")
+    p.add_argument("--lightings", type=class_names, help="comma-separated lighting class names")
     p.add_argument("--arch", choices=ARCHITECTURES, default="legan")
     p.add_argument("--no-augment", action="store_true",
                    help="no augmentation (default: each input as is, recoloured or white-balanced at random)")

@@ -12,7 +12,6 @@ scaler and RNG states, so N steps straight and N/2 + stop + resume N/2 give the 
 from __future__ import annotations
 
 import copy
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from quality.splits import split_labels
 from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
                                 restore_rng, save_checkpoint)
 from runkit.device import select_device
-from runkit.loop import TrainingStopped, TrainResult
+from runkit.loop import IterationLoop, LoopHooks, TrainingStopped, TrainResult  # noqa: F401 (TrainingStopped: re-exported)
 from runkit.runs import CHECKPOINTS_DIR, CONFIG_NAME, STATS_NAME, StatsWriter, write_json
 
 EMPTY_TRAIN_SPLIT = "The training split is empty ({n} labelled images in total); add more labels"
@@ -153,20 +152,42 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
         out[f"Loss/Q/val_{config.loss}"] = val_loss
         return out
 
-    eval_every = config.eval_every or setup.steps_per_epoch
     window: dict[str, list[float]] = defaultdict(list)
-    last_saved, tick, seen = -1, time.perf_counter(), 0
+    images_per_step = min(config.batch_size, len(train_ds))  # the ragged last batch is dropped
+
+    def log(at_step: int, done: bool, sec_per_step: float | None, validation: dict) -> dict:
+        record: dict = {}
+        if sec_per_step is not None:  # a log line; else only the validation is due
+            record.update({k: float(np.mean(v)) for k, v in window.items()})
+            record.update({"Progress/lr": scheduler.get_last_lr()[0],
+                           "Progress/epoch": (at_step - 1) // setup.steps_per_epoch,
+                           "Timing/images_per_s": images_per_step / max(sec_per_step, 1e-9)})
+            window.clear()
+        record.update(validation)
+        if record:
+            record = {"step": at_step, **record}
+            stats_log.write(record)
+            if on_progress is not None:
+                on_progress(at_step, setup.total_steps, json_safe(record))
+        return record
+
+    hooks = LoopHooks(log=log, checkpoint=save, validate=validate_now,
+                      stop_requested=lambda: should_stop is not None and bool(should_stop()))
+    # A stop is asked before each step (a job cancelled before its first step takes none), and
+    # validation keeps its own interval (eval_every, default one epoch), apart from log lines.
+    loop = IterationLoop(hooks, start=step, total=setup.total_steps, per_epoch=setup.steps_per_epoch,
+                         log_every=config.log_every, sample_every=0, checkpoint_every=config.checkpoint_every,
+                         validate_every=config.eval_every or setup.steps_per_epoch, validate_apart=True,
+                         stop_before_step=True)
     model.train()
     sampler = EpochBatchSampler(len(train_ds), config.batch_size, config.seed, 0)
     loader = make_train_loader(train_ds, sampler, num_workers=config.num_workers, pin_memory=device.type == "cuda")
-    while step < setup.total_steps:
-        epoch, start_batch = divmod(step, setup.steps_per_epoch)
+    for epoch, start_batch in loop.positions():
         sampler.set_position(epoch, start_batch)
         for images, mu, sigma in loader:  # (B, 3, S, S), (B,), (B,)
-            if should_stop is not None and should_stop():
-                raise TrainingStopped(step, save(step))
+            loop.begin_iteration()
             if config.mirror:
-                images = random_mirror(images, _flip_generator(config.seed, step))
+                images = random_mirror(images, _flip_generator(config.seed, loop.iteration))
             images, mu, sigma = (t.to(device, non_blocking=True) for t in (images, mu, sigma))
             optimizer.zero_grad(set_to_none=True)
             stats = loss.accumulate_gradients(images, mu, sigma,
@@ -177,33 +198,14 @@ def train(config: TrainConfig, *, run_dir: str | Path, resume: bool = False,
             else:
                 optimizer.step()
             scheduler.step()
-            step += 1
-            seen += images.shape[0]
             for key, value in stats.items():
                 window[key].append(value)
-
-            record: dict = {}
-            if step % config.log_every == 0 or step == setup.total_steps:
-                elapsed = max(time.perf_counter() - tick, 1e-9)
-                record.update({k: float(np.mean(v)) for k, v in window.items()})
-                record.update({"Progress/lr": scheduler.get_last_lr()[0], "Progress/epoch": epoch,
-                               "Timing/images_per_s": seen / elapsed})
-                window.clear()
-                tick, seen = time.perf_counter(), 0
-            if step % eval_every == 0 or step == setup.total_steps:
-                record.update(validate_now())
-            if record:
-                record = {"step": step, **record}
-                stats_log.write(record)
-                if on_progress is not None:
-                    on_progress(step, setup.total_steps, json_safe(record))
-            if step % config.checkpoint_every == 0:
-                save(step)
-                last_saved = step
-            if step >= setup.total_steps:
+            if loop.end_iteration():
                 break
-
-    final_ckpt = checkpoint_path(ckpt_dir, step) if last_saved == step else save(step)
+    loop.close()
+    step = loop.iteration
+    # the last step's checkpoint, or (a finished run resumed) the state it was resumed from
+    final_ckpt = loop.last_checkpoint or save(step)
     metrics = {"step": step}
     for name in ("val", "test"):
         if len(setup.splits[name]):

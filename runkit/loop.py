@@ -67,12 +67,13 @@ class LoopHooks:
     """What a trainer does at the loop's intervals; the loop decides when.
 
     log(iteration, done, sec_per_iteration, validation) writes one stats line and returns it
-    (validation: the dict `validate` returned when it was due, else {}); sample(iteration) writes a sample grid;
-    stop_requested() says whether to stop now (every process must get the same answer);
-    checkpoint(iteration) writes a checkpoint and returns its path.
+    (validation: the dict `validate` returned when it was due, else {}; sec_per_iteration: None
+    on a line due only for its validation, which carries no training stats); sample(iteration)
+    writes a sample grid; stop_requested() says whether to stop now (every process must get the
+    same answer); checkpoint(iteration) writes a checkpoint and returns its path.
     """
 
-    log: Callable[[int, bool, float, dict], Optional[dict]]
+    log: Callable[[int, bool, Optional[float], dict], Optional[dict]]
     checkpoint: Callable[[int], Optional[Path]]
     sample: Callable[[int], None] = lambda iteration: None
     validate: Optional[Callable[[], dict]] = None
@@ -80,19 +81,30 @@ class LoopHooks:
 
 
 class IterationLoop:
-    """The scaffolding of a loop counted in iterations (steps), shared by legan's trainers and
-    the colouriser: the (epoch, offset) a resumable sampler starts from, the progress bar, and
-    after each iteration the log line (with its timing and, every `validate_every`, a
-    validation), the sample grid, the checkpoint, and a requested stop, which checkpoints and
-    raises TrainingStopped. The model step itself stays in the trainer."""
+    """The scaffolding of a loop counted in iterations (steps), shared by every trainer: the
+    (epoch, offset) a resumable sampler starts from, the progress bar, and after each iteration
+    the log line (with its timing and, when due, a validation), the sample grid, the checkpoint,
+    and a requested stop, which checkpoints and raises TrainingStopped. The model step itself
+    stays in the trainer.
+
+    Two choices differ between trainers:
+    - validation: by default it runs on a log line once `validate_every` iterations have passed
+      since the last one; with validate_apart it runs every `validate_every` iterations on its
+      own, and a line is written when a log or a validation is due.
+    - the stop: by default it is asked after each iteration; with stop_before_step the trainer
+      calls begin_iteration() before each step, which asks then, so that a run asked to stop
+      before its first step stops with none taken, and a run that has taken its last step ends.
+    """
 
     def __init__(self, hooks: LoopHooks, *, start: int, total: int, per_epoch: int, log_every: int,
                  sample_every: int, checkpoint_every: int, validate_every: int = 0,
+                 validate_apart: bool = False, stop_before_step: bool = False,
                  progress: bool = False, desc: str = "train") -> None:
         self.hooks = hooks
         self.iteration, self.total, self.per_epoch = start, total, max(per_epoch, 1)
         self.log_every, self.sample_every, self.checkpoint_every = log_every, sample_every, checkpoint_every
         self.validate_every, self.last_validation = validate_every, start
+        self.validate_apart, self.stop_before_step = validate_apart, stop_before_step
         self.last_checkpoint: Optional[Path] = None
         self.last_log: dict = {}
         self.bar = tqdm(total=total, initial=start, disable=not progress, desc=desc, dynamic_ncols=True)
@@ -106,30 +118,50 @@ class IterationLoop:
     def _due(self, every: int, done: bool) -> bool:
         return done or (every > 0 and self.iteration % every == 0)
 
+    def _validation_due(self, log_due: bool, done: bool) -> bool:
+        if self.hooks.validate is None:
+            return False
+        if self.validate_apart:
+            return self._due(self.validate_every, done)
+        return log_due and (done or self.iteration - self.last_validation >= self.validate_every)
+
+    def begin_iteration(self) -> None:
+        """Before a model step (with stop_before_step): stop here if a stop is requested."""
+        if self.stop_before_step and self.hooks.stop_requested():
+            self._stop()
+
     def end_iteration(self) -> bool:
         """Count one iteration and do what is due; True when the run is done (break)."""
         self.iteration += 1
         self.bar.update(1)
         done = self.iteration >= self.total
-        if self._due(self.log_every, done):
-            now = time.perf_counter()
-            sec_per_iteration = (now - self._tick) / max(1, self.iteration - self._tick_iteration)
-            self._tick, self._tick_iteration = now, self.iteration
+        log_due = self._due(self.log_every, done)
+        validation_due = self._validation_due(log_due, done)
+        if log_due or validation_due:
+            sec_per_iteration = None
+            if log_due:
+                now = time.perf_counter()
+                sec_per_iteration = (now - self._tick) / max(1, self.iteration - self._tick_iteration)
+                self._tick, self._tick_iteration = now, self.iteration
             validation = {}
-            if self.hooks.validate is not None and (
-                    done or self.iteration - self.last_validation >= self.validate_every):
+            if validation_due:
                 validation = self.hooks.validate()
                 self.last_validation = self.iteration
             self.last_log = self.hooks.log(self.iteration, done, sec_per_iteration, validation) or {}
         if self._due(self.sample_every, done):
             self.hooks.sample(self.iteration)
-        stop = bool(self.hooks.stop_requested())
+        stop = not self.stop_before_step and bool(self.hooks.stop_requested())
         if self._due(self.checkpoint_every, done) or stop:
             self.last_checkpoint = self.hooks.checkpoint(self.iteration)
         if stop:
-            self.close()
-            raise TrainingStopped(self.iteration, self.last_checkpoint)
+            self._stop(checkpointed=True)
         return done
+
+    def _stop(self, checkpointed: bool = False) -> None:
+        if not checkpointed:
+            self.last_checkpoint = self.hooks.checkpoint(self.iteration)
+        self.close()
+        raise TrainingStopped(self.iteration, self.last_checkpoint)
 
     def close(self) -> None:
         self.bar.close()

@@ -120,6 +120,13 @@ def label_counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame[column].value_counts().items()}
 
 
+def classes_of(manifests: Sequence[str | Path]) -> tuple[list[str], list[str]]:
+    """The expression and lighting names the manifests hold, each sorted."""
+    frames = [read_manifest(m, check_files=False) for m in manifests]
+    return (sorted({str(v) for f in frames for v in f["expression"]}),
+            sorted({str(v) for f in frames for v in f["lighting"]}))
+
+
 def combine_manifests(paths: Sequence[str | Path], out_path: str | Path) -> pd.DataFrame:
     """Concatenate manifests (e.g. yale_a + jaffe) into one, rewriting paths relative to out_path's folder."""
     import os

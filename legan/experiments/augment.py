@@ -30,7 +30,6 @@ import csv
 import json
 import math
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -41,10 +40,12 @@ import numpy as np
 import torch
 
 from legan.experiments.augment_data import (EXPRESSION_SETS, VERIFICATION_SET, FaceSet, combined_manifest,
-                                            data_hash, labels_of, load_face_set, split_path, synthesize)
+                                            data_hash, load_face_set, split_path, synthesize)
 from legan.experiments.augment_models import (ClassifierConfig, expression_auc, train_classifier,
                                               verification_scores)
+from legan.data.manifest import classes_of
 from runkit.device import select_device
+from runkit.provenance import device_description, git_commit
 
 CONDITIONS = ("original", "augmented")
 MSG_NO_GENERATOR = "give --generator CHECKPOINT or --train-generator"
@@ -110,7 +111,7 @@ def train_small_legan(cfg: AugmentConfig, train_manifests: list[Path], device: t
     g = cfg.generator_training
     work = Path(cfg.work_dir)
     manifest = combined_manifest(train_manifests, work / "generator_train_manifest.csv")
-    expressions, lightings = labels_of([manifest])
+    expressions, lightings = classes_of([manifest])
     config = TrainConfig(
         manifest=str(manifest), expressions=expressions, lightings=lightings, image_size=cfg.image_size,
         model=ModelConfig(arch="legan", g_channels=g.g_channels, g_res_blocks=g.g_res_blocks,
@@ -238,26 +239,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def git_commit() -> str:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def device_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import os
-
-    return f"cpu ({os.cpu_count()} cores visible, {torch.get_num_threads()} torch threads)"
-
-
 # -- the experiment -------------------------------------------------------------------------
 def run(cfg: AugmentConfig, command: str = "") -> dict:
     if cfg.generator and cfg.train_generator:
@@ -278,8 +259,8 @@ def run(cfg: AugmentConfig, command: str = "") -> dict:
     generator = load_any_generator(checkpoint, device)
     log(f"generator {checkpoint}: {len(generator[1])} expressions, {len(generator[2])} lightings, {generator[3]} px")
 
-    e_expr, e_light = labels_of(expr_paths["train"] + expr_paths["test"])
-    v_expr, v_light = labels_of(verif_paths["train"] + verif_paths["test"])
+    e_expr, e_light = classes_of(expr_paths["train"] + expr_paths["test"])
+    v_expr, v_light = classes_of(verif_paths["train"] + verif_paths["test"])
     sets = {"expression": {s: load_face_set(expr_paths[s], e_expr, e_light, cfg.image_size) for s in expr_paths},
             "verification": {s: load_face_set(verif_paths[s], v_expr, v_light, cfg.image_size) for s in verif_paths}}
     rows: list[dict] = []

@@ -47,12 +47,6 @@ def split_path(data_root: Path, dataset: str, split: str) -> Path:
     return path
 
 
-def labels_of(manifests: Sequence[Path]) -> tuple[list[str], list[str]]:
-    """Sorted expression and lighting names over several manifests."""
-    frames = [read_manifest(m, check_files=False) for m in manifests]
-    return (sorted({v for f in frames for v in f["expression"]}), sorted({v for f in frames for v in f["lighting"]}))
-
-
 def load_face_set(manifests: Sequence[Path], expressions: Sequence[str], lightings: Sequence[str],
                   size: int) -> FaceSet:
     """Every row of the manifests, decoded and resized once (the sets are small)."""

@@ -9,8 +9,17 @@ reason, never a number computed from something else under the same name.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
+
+def hub_weights_path(filename: str, env: str) -> Path:
+    """A third-party weights file: where $env names it, else in torch's hub cache
+    (torch.hub.get_dir()/checkpoints/filename, read at call time so tests can repoint it)."""
+    override = os.environ.get(env)
+    return Path(override) if override else Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 ERR_SHAPE = "{metric}: expected images of shape (B, 3, H, W) with H == W, got {shape}"
 ERR_RANGE = ("{metric}: images must be float RGB in [-1, 1]; got values in [{low:.3g}, {high:.3g}] "

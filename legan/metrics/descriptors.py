@@ -13,17 +13,15 @@ what LEGAN generates.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from .dlib_backbone import dlib_network, dlib_weights_problem
+from .dlib_backbone import dlib_network_or_problem
 
 BACKENDS = ("auto", "resnet50", "dlib")
-RESNET50_ENV = "FACES_RESNET50_WEIGHTS"
 BACKEND_LABELS = {"resnet50": "ResNet50-VGGFace2", "dlib": "dlib128"}
 ERR_BACKEND = "unknown descriptor backend {name!r}; choose one of " + ", ".join(BACKENDS)
 
@@ -43,15 +41,17 @@ def resolve_backend(backend: str, weights_path: str | None) -> str:
     if backend not in BACKENDS:
         raise ValueError(ERR_BACKEND.format(name=backend))
     if backend == "auto":
-        return "resnet50" if (weights_path or os.environ.get(RESNET50_ENV)) else "dlib"
+        from faces.features import resnet50_weights
+
+        return "resnet50" if resnet50_weights(weights_path) else "dlib"
     return backend
 
 
 def _resnet50_extractor(device: torch.device, weights_path: str | None):
     from faces.errors import BackendUnavailableError
-    from faces.features import MSG_NO_WEIGHTS, ResNet50FeatureConfig, load_resnet50
+    from faces.features import MSG_NO_WEIGHTS, ResNet50FeatureConfig, load_resnet50, resnet50_weights
 
-    path = weights_path or os.environ.get(RESNET50_ENV)
+    path = resnet50_weights(weights_path)
     if not path:
         return None, MSG_NO_WEIGHTS
     config = ResNet50FeatureConfig(weights_path=path)
@@ -83,10 +83,8 @@ def descriptor_backend(device: torch.device, backend: str = "auto", weights_path
     if name == "resnet50":
         extract, problem = _resnet50_extractor(device, weights_path)
         return DescriptorBackend(name, extract, problem)
-    problem = dlib_weights_problem()
-    if problem:
-        return DescriptorBackend(name, None, problem)
-    return DescriptorBackend(name, dlib_network(device))
+    net, problem = dlib_network_or_problem(device)
+    return DescriptorBackend(name, net, problem)
 
 
 def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,13 @@ def dlib_weights_problem() -> str:
     return ""
 
 
+def dlib_network_or_problem(device: torch.device) -> tuple[IdentityNetwork | None, str]:
+    """(the network, "") when its weights can be found, else (None, why not): what a metric
+    built on it needs to be available or to say why it is not."""
+    problem = dlib_weights_problem()
+    return (None, problem) if problem else (dlib_network(device), "")
+
+
 def dlib_network(device: torch.device) -> IdentityNetwork:
     """The frozen IdentityNetwork('dlib') on `device`, loaded once per process and device."""
     key = (str(default_dlib_weights_path()), str(device))

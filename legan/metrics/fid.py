@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import SetMetric, to_uint8
-from .dlib_backbone import dlib_network, dlib_weights_problem
+from .base import SetMetric, hub_weights_path, to_uint8
+from .dlib_backbone import dlib_network_or_problem
 from .frechet import frechet_distance_features
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch_fidelity URL_INCEPTION_V3's file
@@ -39,8 +39,7 @@ ERR_FID = ("FID (Inception-v3 via torch-fidelity) needs: {problems}; install wit
 
 
 def default_inception_path() -> Path:
-    override = os.environ.get(INCEPTION_ENV)
-    return Path(override) if override else Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    return hub_weights_path(INCEPTION_FILE, INCEPTION_ENV)
 
 
 class _FrechetSetMetric(SetMetric):
@@ -82,11 +81,9 @@ class FDDlib128(_FrechetSetMetric):
 
     def __init__(self, device="cpu") -> None:
         super().__init__(device)
-        problem = dlib_weights_problem()
+        self._net, problem = dlib_network_or_problem(self.device)
         if problem:
             self._mark_unavailable(problem)
-            return
-        self._net = dlib_network(self.device)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self._net(x)  # (B, 128)

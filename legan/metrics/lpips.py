@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 
-from .base import PairMetric
-from .dlib_backbone import dlib_descriptors_and_levels, dlib_network, dlib_weights_problem
+from .base import PairMetric, hub_weights_path
+from .dlib_backbone import dlib_descriptors_and_levels, dlib_network_or_problem
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's AlexNet_Weights.IMAGENET1K_V1
 ALEXNET_ENV = "LEGAN_LPIPS_ALEXNET_WEIGHTS"
@@ -44,8 +44,7 @@ ERR_BACKBONE_KEYS = "{path} is not torchvision's AlexNet state dict (missing {mi
 
 
 def default_alexnet_path() -> Path:
-    override = os.environ.get(ALEXNET_ENV)
-    return Path(override) if override else Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
+    return hub_weights_path(ALEXNET_FILE, ALEXNET_ENV)
 
 
 def _package_dir(module: str) -> Path | None:
@@ -130,11 +129,9 @@ class LPIPSProxy(PairMetric):
 
     def __init__(self, device="cpu") -> None:
         super().__init__(device)
-        problem = dlib_weights_problem()
+        self._net, problem = dlib_network_or_problem(self.device)
         if problem:
             self._mark_unavailable(problem)
-            return
-        self._net = dlib_network(self.device)
 
     def _score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _, levels = dlib_descriptors_and_levels(self._net, torch.cat([output, target]))

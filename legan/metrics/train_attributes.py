@@ -9,7 +9,8 @@ import argparse
 import json
 from typing import Sequence
 
-from legan.data.manifest import read_manifest
+from legan.data.manifest import classes_of
+from legan.labels import class_names
 from legan.metrics.attributes import load_attribute_classifier, train_attribute_classifier
 from runkit.device import select_device
 
@@ -27,9 +28,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda:N")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    frame = read_manifest(args.manifest, check_files=False)
-    expressions = args.expressions.split(",") if args.expressions else sorted(frame["expression"].astype(str).unique())
-    lightings = args.lightings.split(",") if args.lightings else sorted(frame["lighting"].astype(str).unique())
+    expressions, lightings = classes_of([args.manifest])
+    expressions = class_names(args.expressions) if args.expressions else expressions
+    lightings = class_names(args.lightings) if args.lightings else lightings
     path = train_attribute_classifier(args.manifest, expressions, lightings, args.size, args.out, args.iterations,
                                       args.seed, str(select_device(args.device)), test_manifest=args.test_manifest)
     _, meta = load_attribute_classifier(path)

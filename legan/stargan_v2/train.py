@@ -19,7 +19,6 @@ Distributed runs average gradients over processes before every optimizer step (a
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -28,21 +27,16 @@ import torch.distributed as dist
 from torch import nn
 
 from legan import build
-from legan.checkpoint import load_checkpoint, save_checkpoint
+from legan.checkpoint import save_checkpoint
 from legan.config import ConfigError, TrainConfig, validate
-from legan.distributed import (DistContext, barrier, broadcast_flag, gather_objects, mean_across_processes,
-                               resolve_device, setup_distributed, teardown_distributed)
-from legan.plots import plot_losses
-from legan.samples import build_sample_set, save_grid
+from legan.distributed import DistContext, resolve_device, setup_distributed, teardown_distributed
+from legan.samples import build_sample_set
 from legan.stargan_v2.loss import StarGANv2Loss
 from legan.stargan_v2.networks import Discriminator, StarGANv2Options, check_image_size, domain_index, he_init
 from legan.stargan_v2.references import ReferenceSampler
 from legan.stargan_v2.translator import StarGANv2Translator
-from legan.validation import build_validator
-from runkit.checkpoints import (capture_rng, checkpoint_path, latest_checkpoint, refuse_used_run_dir,
-                                require_latest_checkpoint, restore_rng)
-from runkit.loop import IterationLoop, LoopHooks, StatsMeter, TrainResult
-from runkit.runs import CHECKPOINTS_DIR, PLOT_NAME, SAMPLES_DIR, STATS_NAME, StatsWriter, write_config
+from legan.train_loop import LeganRun
+from runkit.loop import TrainResult
 
 MSG_NOT_V2 = "legan.stargan_v2.train trains arch 'stargan-v2', the config says {arch!r}"
 
@@ -132,48 +126,34 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
     opts = validate_v2(config, world_size=ctx.world_size, check_manifest=dataset is None)
     device = resolve_device(config.device, ctx)
     n_l = len(config.lightings)
-    ckpt_dir = run_dir / CHECKPOINTS_DIR
-    refuse_used_run_dir(run_dir, ckpt_dir, resume, ConfigError)
+    run = LeganRun(config, run_dir, ctx, device, resume)
     dataset = dataset if dataset is not None else build.build_dataset(config)
     loader, sampler = build.build_loader(dataset, config, ctx, device)
     refs = ReferenceSampler(dataset, n_l)
-    if ctx.is_main:
-        (run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        write_config(run_dir, config.to_dict())
+    run.open()
     per_epoch = sampler.batches_per_epoch
-    total = config.max_iterations or math.ceil(config.epochs * per_epoch)
+    total = run.total_iterations(per_epoch)
     nets, ema, D = build_v2_networks(config, opts, device)
     optims = build_v2_optimizers(config, opts, nets, D)
     rng = torch.Generator().manual_seed(config.seed * 1_000_003 + ctx.rank)
     samples = (build_sample_set(dataset, config.sample_count, config.expressions, config.lightings,
                                 config.sample_targets) if ctx.is_main else None)
-    iteration, meter = 0, StatsMeter()
     if resume:
-        payload = load_checkpoint(require_latest_checkpoint(ckpt_dir), map_location="cpu")
+        payload = run.load_latest(rng)
         ema.load_state_dict(payload["G"])
         D.load_state_dict(payload["D"])
         nets.load_state_dict(payload["nets"])
         for name, opt in optims.items():
             opt.load_state_dict(payload["optimizers"][name])
-        iteration = payload["iteration"]
-        restore_rng(payload["rng"][ctx.rank], rng)
-        meter.load(payload["meters"][ctx.rank], device)
     loss = StarGANv2Loss(nets, D, opts)
-    stats_writer = StatsWriter(run_dir / STATS_NAME, resume_at=iteration, key="iteration") if ctx.is_main else None
+    meter = run.meter
 
-    def checkpoint(iteration: int) -> Path:
-        rng_states = gather_objects(capture_rng(rng), ctx)
-        meters = gather_objects(meter.state(), ctx)
-        path = checkpoint_path(ckpt_dir, iteration)
-        if ctx.is_main:
-            save_checkpoint(path, G=ema, D=D, opt_G=optims["generator"], opt_D=optims["discriminator"],
-                            scalers={}, iteration=iteration, config=config.to_dict(), rng_states=rng_states,
-                            extra={"meters": meters, "nets": nets.state_dict(),
-                                   "optimizers": {k: o.state_dict() for k, o in optims.items()}},
-                            keep=config.keep_checkpoints)
-        barrier(ctx)
-        return path
+    def save(path: Path, iteration: int, rng_states: list, meters: list) -> None:
+        save_checkpoint(path, G=ema, D=D, opt_G=optims["generator"], opt_D=optims["discriminator"],
+                        scalers={}, iteration=iteration, config=config.to_dict(), rng_states=rng_states,
+                        extra={"meters": meters, "nets": nets.state_dict(),
+                               "optimizers": {k: o.state_dict() for k, o in optims.items()}},
+                        keep=config.keep_checkpoints)
 
     def step(phase: str, batch: dict, stepped: tuple[str, ...]) -> None:
         for opt in optims.values():
@@ -184,34 +164,9 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
             average_gradients(module, ctx)
             optims[name].step()
 
-    def log(iteration: int, done: bool, sec_per_iter: float, validation: dict) -> dict:
-        means = mean_across_processes(meter.pop_means(), ctx, device)
-        metrics = {"iteration": iteration, "epoch": iteration / per_epoch,
-                   "images_seen": iteration * config.batch_size, "sec_per_iter": sec_per_iter,
-                   **means, **validation}
-        if ctx.is_main:
-            stats_writer.write(metrics)
-            if on_progress is not None:
-                on_progress(iteration, total, dict(metrics))
-        return metrics
-
-    def sample(iteration: int) -> None:
-        if ctx.is_main:
-            save_grid(ema, samples, device, run_dir / SAMPLES_DIR / f"iter-{iteration:08d}.png")
-            plot_losses(run_dir / STATS_NAME, run_dir / PLOT_NAME)
-
-    validator = build_validator(config.validation_pairs, config.expressions, config.lightings,
-                                config.image_size) if ctx.is_main else None
-    hooks = LoopHooks(
-        log=log, checkpoint=checkpoint, sample=sample,
-        # the EMA generator, as evaluation uses
-        validate=(lambda: validator(ema, device)) if validator is not None else None,
-        stop_requested=lambda: broadcast_flag(
-            bool(should_stop()) if (should_stop is not None and ctx.is_main) else False, ctx, device))
-    loop = IterationLoop(hooks, start=iteration, total=total, per_epoch=per_epoch, log_every=config.log_every,
-                         sample_every=config.sample_every, checkpoint_every=config.checkpoint_every,
-                         validate_every=config.validate_every, progress=ctx.is_main and config.progress,
-                         desc="stargan-v2")
+    # samples and validation use the EMA generator, as evaluation does
+    loop = run.loop(per_epoch=per_epoch, total=total, generator=ema, samples=samples, rng=rng,
+                    save=save, should_stop=should_stop, on_progress=on_progress, desc="stargan-v2")
     nets.train()
     D.train()
     for epoch, offset in loop.positions():
@@ -228,11 +183,7 @@ def _train(config, run_dir, ctx, resume, should_stop, on_progress, dataset) -> T
             meter.add({"Schedule/lambda_ds": torch.tensor(lambda_ds)})
             if loop.end_iteration():
                 break
-    loop.close()
-    last_ckpt = loop.last_checkpoint
-    if last_ckpt is None and resume:
-        last_ckpt = latest_checkpoint(ckpt_dir)
-    return TrainResult(run_dir, last_ckpt, loop.last_log)
+    return run.result(loop)
 
 
 def dry_run(config: TrainConfig) -> dict:

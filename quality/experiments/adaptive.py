@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ from scipy.stats import norm
 
 from quality.adaptive_rule import PoolState, Rule, choose, open_images, priors_estimate
 from quality.simulate import CrowdConfig, FaceSource, image_noise_scale, simulate_crowd
+from runkit.provenance import git_commit
 
 LEVELS = np.arange(11)
 # The platform's rule (prior weight estimated, empirical Bayes) and the same rule with a
@@ -199,13 +199,6 @@ def q_spearman(images: pd.DataFrame, mean, std, true_mean, out: Path, steps: int
 
 
 # --- the experiment ---------------------------------------------------------------------
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
 
 def run(args) -> dict:
     start = time.time()

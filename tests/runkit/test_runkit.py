@@ -82,7 +82,9 @@ def test_stats_meter_averages_and_survives_a_checkpoint():
 def run_loop(total, stop_at=None, start=0, **intervals):
     calls = []
     hooks = LoopHooks(
-        log=lambda i, done, sec, val: calls.append(("log", i, done, bool(val))) or {"iteration": i},
+        # a line due only for its validation carries no timing (sec is None)
+        log=lambda i, done, sec, val: calls.append(("log" if sec is not None else "validation", i, done,
+                                                    bool(val))) or {"iteration": i},
         checkpoint=lambda i: calls.append(("checkpoint", i)) or f"ckpt-{i}",
         sample=lambda i: calls.append(("sample", i)),
         validate=lambda: {"Val/x": 1.0},
@@ -92,6 +94,7 @@ def run_loop(total, stop_at=None, start=0, **intervals):
     for epoch, offset in loop.positions():
         positions.append((epoch, offset))
         for _ in range(offset, 3):
+            loop.begin_iteration()  # asks for a stop only with stop_before_step
             if loop.end_iteration():
                 break
     return loop, calls, positions
@@ -110,3 +113,34 @@ def test_iteration_loop_checkpoints_then_raises_on_a_requested_stop():
     with pytest.raises(TrainingStopped) as stopped:
         run_loop(10, stop_at=2, log_every=5, sample_every=5, checkpoint_every=5)
     assert stopped.value.step == 2 and stopped.value.checkpoint_path == "ckpt-2"
+
+
+def test_iteration_loop_can_validate_on_its_own_interval():
+    _, calls, _ = run_loop(6, log_every=2, sample_every=0, checkpoint_every=0, validate_every=3,
+                           validate_apart=True)
+    # a line when a log or a validation is due, one line when both are
+    assert [c for c in calls if c[0] in ("log", "validation")] == [
+        ("log", 2, False, False), ("validation", 3, False, True), ("log", 4, False, False),
+        ("log", 6, True, True)]
+
+
+def test_iteration_loop_can_ask_for_a_stop_before_each_step():
+    # asked before the first step: stops with none taken, after checkpointing where it stands
+    with pytest.raises(TrainingStopped) as stopped:
+        run_loop(10, stop_at=0, log_every=5, sample_every=5, checkpoint_every=5, stop_before_step=True)
+    assert stopped.value.step == 0 and stopped.value.checkpoint_path == "ckpt-0"
+    with pytest.raises(TrainingStopped) as stopped:
+        run_loop(10, stop_at=2, start=1, log_every=5, sample_every=5, checkpoint_every=5, stop_before_step=True)
+    assert stopped.value.step == 2 and stopped.value.checkpoint_path == "ckpt-2"
+    # after the last step nobody asks: the run ends, it is not stopped
+    loop, calls, _ = run_loop(3, stop_at=3, log_every=5, sample_every=5, checkpoint_every=5, stop_before_step=True)
+    assert loop.iteration == 3 and calls[-1] == ("checkpoint", 3)
+
+
+def test_provenance_names_the_commit_and_the_machine(tmp_path):
+    from runkit.provenance import device_description, git_commit
+
+    commit = git_commit()
+    assert commit == "unknown" or len(commit.removesuffix("-dirty")) == 40
+    assert git_commit(tmp_path) == "unknown"  # not a checkout
+    assert device_description("cpu").startswith("cpu (") and "torch threads" in device_description("cpu")

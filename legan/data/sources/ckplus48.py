@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from legan.data.sources.records import ExcludedFile, ScanResult, SourceRecord
+from legan.data.sources.records import ScanResult, list_files
 
 DATASET = "ckplus48"
 FILE_PATTERN = re.compile(r"^S(\d{3})_(\d{3})_(\d{8})\.png$", re.IGNORECASE)
@@ -35,21 +35,12 @@ def scan(root: str | Path) -> ScanResult:
     result = ScanResult(DATASET, expressions=EXPRESSIONS, lightings=LIGHTINGS, preprocess="full_crop")
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         expression = FOLDER_EXPRESSIONS.get(folder.name.lower())
-        for path in sorted(p for p in folder.iterdir() if p.is_file()):
-            if expression is None:
-                result.excluded.append(ExcludedFile(path, "unknown_label", f"folder '{folder.name}' is no expression"))
-                continue
+        for path in list_files(folder, recursive=False):
             fields = parse_name(path.name)
-            if fields is None:
-                result.excluded.append(ExcludedFile(path, "unparsed", "name is not S###_###_########.png"))
-                continue
-            result.records.append(
-                SourceRecord(
-                    path=path,
-                    subject=f"{DATASET}:S{fields['subject']}",
-                    expression=expression,
-                    lighting="normal",
-                    relative_name=f"{folder.name}_{path.stem}",
-                )
-            )
+            if expression is None:
+                result.exclude(path, "unknown_label", f"folder '{folder.name}' is no expression")
+            elif fields is None:
+                result.exclude(path, "unparsed", "name is not S###_###_########.png")
+            else:
+                result.add(path, f"S{fields['subject']}", expression, "normal", f"{folder.name}_{path.stem}")
     return result

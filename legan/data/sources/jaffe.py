@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from legan.data.sources.records import ExcludedFile, ScanResult, SourceRecord
+from legan.data.sources.records import ScanResult, list_files
 
 DATASET = "jaffe"
 FILE_PATTERN = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d+)\.(\d+)\.tiff?$", re.IGNORECASE)
@@ -32,20 +32,10 @@ def parse_name(name: str) -> dict | None:
 def scan(root: str | Path) -> ScanResult:
     root = Path(root)
     result = ScanResult(DATASET, expressions=EXPRESSIONS, lightings=LIGHTINGS)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in (".tif", ".tiff"):
-            continue
+    for path in list_files(root, (".tif", ".tiff")):
         fields = parse_name(path.name)
         if fields is None:
-            result.excluded.append(ExcludedFile(path, "unparsed", "name is not XX.EEn.id.tiff"))
-            continue
-        result.records.append(
-            SourceRecord(
-                path=path,
-                subject=f"{DATASET}:{fields['subject']}",
-                expression=fields["expression"],
-                lighting="normal",
-                relative_name=path.stem.replace(".", "_"),
-            )
-        )
+            result.exclude(path, "unparsed", "name is not XX.EEn.id.tiff")
+        else:
+            result.add(path, fields["subject"], fields["expression"], "normal", path.stem.replace(".", "_"))
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from legan.data.sources.records import ExcludedFile, ScanResult, SourceRecord
+from legan.data.sources.records import ScanResult, list_files
 
 DATASET = "multipie"
 FILE_PATTERN = re.compile(r"^(\d{3})_(\d{2})_(\d{2})_(\d{3})_(\d{2})\.(png|jpg|jpeg)$", re.IGNORECASE)
@@ -46,30 +46,19 @@ def parse_name(name: str) -> dict | None:
 def scan(root: str | Path, cameras: tuple[str, ...] = (FRONTAL_CAMERA,)) -> ScanResult:
     root = Path(root)
     result = ScanResult(DATASET, expressions=EXPRESSIONS, lightings=LIGHTINGS)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-            continue
+    for path in list_files(root, (".png", ".jpg", ".jpeg")):
         fields = parse_name(path.name)
         if fields is None:
-            result.excluded.append(ExcludedFile(path, "unparsed", "name is not subject_session_recording_camera_illum"))
+            result.exclude(path, "unparsed", "name is not subject_session_recording_camera_illum")
             continue
         if fields["camera"] not in cameras:
-            result.excluded.append(ExcludedFile(path, "camera", f"camera {fields['camera']} not in {cameras}"))
+            result.exclude(path, "camera", f"camera {fields['camera']} not in {cameras}")
             continue
         expression = EXPRESSION_BY_RECORDING.get((fields["session"], fields["recording"]))
         if expression is None or not 0 <= fields["illumination"] < 20:
-            result.excluded.append(ExcludedFile(path, "unknown_condition", "no such session/recording/illumination"))
+            result.exclude(path, "unknown_condition", "no such session/recording/illumination")
             continue
         series = f"{fields['subject']}_{fields['session']:02d}_{fields['recording']:02d}_{fields['camera']}"
-        result.records.append(
-            SourceRecord(
-                path=path,
-                subject=f"{DATASET}:{fields['subject']}",
-                expression=expression,
-                lighting=f"{fields['illumination']:02d}",
-                relative_name=path.stem,
-                group=series,
-                group_rank=abs(fields["illumination"] - REFERENCE_ILLUMINATION),
-            )
-        )
+        result.add(path, fields["subject"], expression, f"{fields['illumination']:02d}", path.stem,
+                   group=series, group_rank=abs(fields["illumination"] - REFERENCE_ILLUMINATION))
     return result

@@ -41,3 +41,21 @@ class ScanResult:
     # "landmarks": detect + align + hull mask; "full_crop": the file already is a tight
     # face crop too small for landmarks (CK+ 48x48): upscale it and use an ellipse mask.
     preprocess: str = "landmarks"
+
+    def add(self, path: Path, subject: str, expression: str, lighting: str, relative_name: str,
+            group: str | None = None, group_rank: int = 0) -> None:
+        """A labelled image; `subject` is the dataset's own id, stored as "<dataset>:<id>" so
+        that subjects of different datasets never merge."""
+        self.records.append(SourceRecord(path=path, subject=f"{self.dataset}:{subject}", expression=expression,
+                                         lighting=lighting, relative_name=relative_name, group=group,
+                                         group_rank=group_rank))
+
+    def exclude(self, path: Path, reason: str, detail: str = "") -> None:
+        self.excluded.append(ExcludedFile(path, reason, detail))
+
+
+def list_files(root: Path, suffixes: tuple[str, ...] = (), recursive: bool = True) -> list[Path]:
+    """The files under root (below it too when recursive), sorted; only those ending in one of
+    `suffixes` (case-insensitive) when given."""
+    found = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in found if p.is_file() and (not suffixes or p.suffix.lower() in suffixes))

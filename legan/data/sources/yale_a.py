@@ -13,7 +13,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from legan.data.sources.records import ExcludedFile, ScanResult, SourceRecord
+from legan.data.sources.records import ScanResult, list_files
 
 DATASET = "yale_a"
 FILE_PATTERN = re.compile(r"^subject(\d{2})\.([a-z]+)(\..*)?$")
@@ -50,26 +50,19 @@ def scan(root: str | Path) -> ScanResult:
     root = Path(root)
     result = ScanResult(DATASET, expressions=EXPRESSIONS, lightings=LIGHTINGS)
     parsed = []
-    for path in sorted(p for p in root.iterdir() if p.is_file()):
+    for path in list_files(root, recursive=False):
         if not path.name.startswith("subject"):
             continue  # Readme.txt etc.
         fields = parse_name(path.name)
         if fields is None:
-            result.excluded.append(ExcludedFile(path, "unparsed", "name is not subjectNN.<condition>"))
+            result.exclude(path, "unparsed", "name is not subjectNN.<condition>")
             continue
         parsed.append((path, fields))
     normal_digests = {f["subject"]: _digest(p) for p, f in parsed if f["condition"] == "normal"}
     for path, fields in parsed:
         if fields["condition"] != "normal" and normal_digests.get(fields["subject"]) == _digest(path):
-            result.excluded.append(ExcludedFile(path, "duplicate", "byte copy of the subject's normal image"))
+            result.exclude(path, "duplicate", "byte copy of the subject's normal image")
             continue
-        result.records.append(
-            SourceRecord(
-                path=path,
-                subject=f"{DATASET}:{fields['subject']}",
-                expression=fields["expression"],
-                lighting=fields["lighting"],
-                relative_name=f"subject{fields['subject']}_{fields['condition']}",
-            )
-        )
+        result.add(path, fields["subject"], fields["expression"], fields["lighting"],
+                   f"subject{fields['subject']}_{fields['condition']}")
     return result

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from legan.data.sources.records import ExcludedFile, ScanResult, SourceRecord
+from legan.data.sources.records import ScanResult, list_files
 
 DATASET = "yale_b"
 FILE_PATTERN = re.compile(r"^yaleB(\d{2})_P(\d{2})A([+-]\d{3})E([+-]\d{2})\.pgm$")
@@ -57,33 +57,24 @@ def scan(root: str | Path, include_ambient: bool = False) -> ScanResult:
     root = Path(root)
     lightings = LIGHTINGS + (("ambient",) if include_ambient else ())
     result = ScanResult(DATASET, expressions=EXPRESSIONS, lightings=lightings)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in list_files(root):
         if path.name.endswith(".bad"):
-            result.excluded.append(ExcludedFile(path, "bad_file", "flagged corrupt by the dataset (.bad)"))
+            result.exclude(path, "bad_file", "flagged corrupt by the dataset (.bad)")
             continue
         if path.suffix.lower() != ".pgm":
             continue  # .info lists and other side files
         fields = parse_name(path.name)
         if fields is None:
-            result.excluded.append(ExcludedFile(path, "unparsed", "name is not yaleBNN_P00A+aaaE+ee.pgm"))
+            result.exclude(path, "unparsed", "name is not yaleBNN_P00A+aaaE+ee.pgm")
             continue
         if fields["azimuth"] is None:
             if not include_ambient:
-                result.excluded.append(ExcludedFile(path, "ambient", "ambient-only shot excluded"))
+                result.exclude(path, "ambient", "ambient-only shot excluded")
                 continue
             lighting, rank = "ambient", 10_000
         else:
             lighting = lighting_bin(fields["azimuth"], fields["elevation"])
             rank = abs(fields["azimuth"]) + abs(fields["elevation"])  # frontal light first
-        result.records.append(
-            SourceRecord(
-                path=path,
-                subject=f"{DATASET}:{fields['subject']}",
-                expression="neutral",
-                lighting=lighting,
-                relative_name=path.stem,
-                group=f"{fields['subject']}_P{fields['pose']}",
-                group_rank=rank,
-            )
-        )
+        result.add(path, fields["subject"], "neutral", lighting, path.stem,
+                   group=f"{fields['subject']}_P{fields['pose']}", group_rank=rank)
     return result
