@@ -34,7 +34,7 @@ from ratings_site.jobs.services import BROKER_UNREACHABLE, job_queue
 from ratings_site.labels.models import Label
 from ratings_site.labels.services import export_job_start, labels_compute, labels_job_start
 from ratings_site.studies.models import Rating, Study
-from ratings_site.studies.services import assignment_allocate
+from ratings_site.studies.services import assignment_allocate, assignment_consent
 from ratings_site.training.services import quality_training_start
 from tests.platform import jobkinds
 from tests.platform.factories import make_study_with_images, rater
@@ -243,11 +243,12 @@ def test_broker_unreachable_for_30_s_while_raters_rate(tmp_path, settings, live_
     researcher.groups.add(Group.objects.get(name=RESEARCHERS))
     n_images, n_raters = 8, 4
     study = make_study_with_images(n_images=n_images, n_batches=1, raters=n_raters)
-    tokens = [assignment_allocate(study=study, rater=rater(f"r{i}")).token for i in range(n_raters)]
+    tokens = [assignment_consent(assignment=assignment_allocate(study=study, rater=rater(f"r{i}"))).token
+              for i in range(n_raters)]  # each rater has agreed on the rater page
     base = live_server.url.replace("localhost", "127.0.0.1")
     assert base.startswith("http://127.0.0.1:")
     worker = worker_start(tmp_path / "worker.log", extra_env={"CELERY_BROKER_URL": private_broker["url"]},
-                          extra_args=["-B", "-s", str(tmp_path / "beat-schedule")])
+                          extra_args=[*STEPS, "-B", "-s", str(tmp_path / "beat-schedule")])
     accepted: list[tuple[str, int]] = []
     errors: list[str] = []
     last_answers: dict[str, dict] = {}
@@ -286,6 +287,9 @@ def test_broker_unreachable_for_30_s_while_raters_rate(tmp_path, settings, live_
 
     try:
         raters_run(n_images // 2)  # broker up
+        # A job that is running on the worker when the broker goes away (and ends during the outage).
+        long = job_queue(kind=jobkinds.STEPS, params={"steps": 40, "seconds": 0.5})
+        wait_for(lambda: Job.objects.get(pk=long.pk).progress_done >= 2, timeout=60, what="the long job to run")
         private_broker["proc"].terminate()  # the broker goes away: connections are refused
         private_broker["proc"].wait(timeout=10)
         down_at = time.monotonic()
@@ -293,7 +297,11 @@ def test_broker_unreachable_for_30_s_while_raters_rate(tmp_path, settings, live_
         study.refresh_from_db()
         assert study.status == Study.Status.COMPLETE
         assert not errors, errors
+        # The rater's last request completed the batch: a completion code, not a 500; the rater has
+        # nothing to do about the queue, and the done page shows as usual.
         assert all(a.get("completion_code") for a in last_answers.values()) and len(last_answers) == n_raters
+        done_page = requests.get(f"{base}/rate/{tokens[0]}/done/", timeout=30)
+        assert done_page.status_code == 200 and last_answers[tokens[0]]["completion_code"] in done_page.text
         auto = Job.objects.get(study=study, kind=Job.Kind.LABELS)
         assert auto.status == Job.Status.QUEUED and auto.sent_at is None
         assert auto.message.startswith(BROKER_UNREACHABLE[:40])
@@ -305,6 +313,8 @@ def test_broker_unreachable_for_30_s_while_raters_rate(tmp_path, settings, live_
         assert "task queue could not be reached" in page.content.decode()
         jobs = Job.objects.get(study=study, kind=Job.Kind.LABELS, created_by=researcher)
         assert jobs.sent_at is None
+        job_list = client.get("/admin/jobs/job/").content.decode()  # the admin's job list says why they wait
+        assert job_list.count("the task queue could not be reached") >= 2
         outage_used = time.monotonic() - down_at
         time.sleep(max(0.0, OUTAGE_SECONDS - outage_used))
         private_broker["proc"] = _redis_start(private_broker["port"])  # back, empty
@@ -312,11 +322,14 @@ def test_broker_unreachable_for_30_s_while_raters_rate(tmp_path, settings, live_
         wait_for(lambda: Job.objects.filter(study=study, kind=Job.Kind.LABELS, status=Job.Status.SUCCEEDED).count() == 2,
                  timeout=RESUME_LIMIT + 60, what="the label jobs after the broker came back")
         ran_after = time.monotonic() - back
+        long.refresh_from_db()
     finally:
         _stop(worker)
     print(f"broker: down {time.monotonic() - down_at - ran_after:.1f} s; {len(accepted)} ratings accepted "
-          f"({n_raters} raters); both label jobs succeeded {ran_after:.1f} s after it came back")
+          f"({n_raters} raters); both label jobs succeeded {ran_after:.1f} s after it came back; "
+          f"the job running across the outage: {long.status} after {long.attempts} attempt(s)")
     assert ran_after < RESUME_LIMIT, (tmp_path / "worker.log").read_text()[-3000:]
+    assert long.status == Job.Status.SUCCEEDED and long.progress_done == 40, (long.status, long.error)
     stored = list(Rating.objects.filter(assignment__batch__study=study).values_list("assignment__token", "item_id"))
     assert len(accepted) == n_raters * n_images
     assert sorted(stored) == sorted(accepted)  # every accepted rating stored exactly once, nothing else
