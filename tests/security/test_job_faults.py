@@ -4,12 +4,12 @@ HTTP. Each asserts that no rating is lost and that the jobs end succeeded within
 the worker (beat, broker) coming back. Real worker, beat and Redis processes, shipped timings
 (heartbeat 5 s, dead after 20 s, sweep every 15 s); traffic only to 127.0.0.1.
 
-Kinds covered by the mid-job kill: labels and export (made to last with
+Kinds covered by the mid-job kill: labels, export and Q scoring (made to last with
 `tests.security.slow_jobs`, which delays their progress reports; the work is the real one) and
-Q training (long enough by itself with 400 tiny steps). The other kinds (scoring, LEGAN training
-and evaluation, faces, SVM, stage 2) need a trained Q, a LEGAN checkpoint or face images and
-models that cost minutes on 2 cores; they share this runner (claim, heartbeat, sweep), whose
-resume of any kind is covered by tests/platform/test_jobs.py.
+Q training (long enough by itself with 400 tiny steps). The other kinds (LEGAN training and
+evaluation, faces, SVM, stage 2) need a LEGAN checkpoint or face images and detector models
+that cost minutes on 2 cores; they share this runner (claim, heartbeat, sweep), whose re-send
+of every kind is covered by tests/platform/test_jobs.py.
 """
 import os
 import random
@@ -35,7 +35,8 @@ from ratings_site.labels.models import Label
 from ratings_site.labels.services import export_job_start, labels_compute, labels_job_start
 from ratings_site.studies.models import Rating, Study
 from ratings_site.studies.services import assignment_allocate, assignment_consent
-from ratings_site.training.services import quality_training_start
+from ratings_site.training.models import ImageScore, QualityModelVersion
+from ratings_site.training.services import quality_scoring_start, quality_training_start
 from tests.platform import jobkinds
 from tests.platform.factories import make_study_with_images, rater
 from tests.platform.test_labels import finish
@@ -87,10 +88,22 @@ def _labelled_study(n_images: int, raters: int = 2):
     return study
 
 
+def _score_with_a_tiny_q(study) -> Job:
+    """Train a tiny Q in this process (not the fault under test), then queue scoring with it."""
+    celery_app.conf.task_always_eager = True
+    try:
+        quality_training_start(study=study, config={**TINY_Q, "max_steps": 6, "checkpoint_every": 2,
+                                                    "model": {**TINY_Q["model"], "image_size": 128, "depth": 3}})
+    finally:
+        celery_app.conf.task_always_eager = False
+    return quality_scoring_start(study=study, version=QualityModelVersion.objects.get())
+
+
 # kind -> (images, start the job, worker env, progress before the kill)
 MID_JOB = {
     "labels": (6, lambda study: labels_job_start(study_id=study.pk), {"FAULT_PROGRESS_SECONDS": "60"}, 0),
     "export": (6, lambda study: export_job_start(study=study, fmt="csv"), {"FAULT_PROGRESS_SECONDS": "60"}, 0),
+    "score_q": (12, _score_with_a_tiny_q, {"FAULT_PROGRESS_SECONDS": "60"}, 0),
     "train_q": (24, lambda study: quality_training_start(study=study, config=TINY_Q), {}, 20),
 }
 
@@ -138,6 +151,10 @@ def test_kill_9_the_worker_mid_job_and_the_job_finishes_after_restart(kind, tmp_
     if kind == "export":
         assert done.result["rows"] == n_images
         assert done.artifact.read().decode().count("\n") == n_images + 1
+    if kind == "score_q":  # every image scored (or given a reason) once, none twice
+        assert done.result["scored"] + done.result["unscored"] == n_images
+        assert ImageScore.objects.filter(version=QualityModelVersion.objects.get()).count() == n_images
+        assert done.progress_done == n_images
     if kind == "train_q":
         resumed = done.result["resumed_from_step"]
         assert resumed is not None and 10 <= resumed <= killed.progress_done  # from a checkpoint, not from zero
