@@ -86,7 +86,7 @@ def study_seed(raters: int, seed: int) -> tuple[int, list[str]]:
     from ratings_site.catalog.services import image_create
     from ratings_site.crowd.services import SELF_HOSTED, rater_get_or_create
     from ratings_site.studies.models import Study
-    from ratings_site.studies.services import assignment_allocate, study_launch
+    from ratings_site.studies.services import assignment_allocate, assignment_consent, study_launch
 
     n_batches = -(-raters // RATERS_PER_BATCH)
     n_images = n_batches * ITEMS_PER_BATCH
@@ -103,7 +103,9 @@ def study_seed(raters: int, seed: int) -> tuple[int, list[str]]:
     study.sources.set([source])
     study = study_launch(study=study)
     tokens = [
-        assignment_allocate(study=study, rater=rater_get_or_create(provider=SELF_HOSTED, environment="live", external_id=f"bench{seed}-{r}")).token
+        # Each simulated rater has agreed on the rater page: the API serves images only after consent.
+        assignment_consent(assignment=assignment_allocate(
+            study=study, rater=rater_get_or_create(provider=SELF_HOSTED, environment="live", external_id=f"bench{seed}-{r}"))).token
         for r in range(raters)
     ]
     return study.pk, tokens
