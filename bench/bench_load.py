@@ -27,7 +27,6 @@ import collections
 import contextlib
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.harness import free_port, wait_healthy  # noqa: E402
 ITEMS_PER_BATCH = int(os.environ.get("BENCH_ITEMS_PER_BATCH", "40"))
 RATERS_PER_BATCH = 3
 
@@ -102,19 +102,12 @@ def study_seed(raters: int, seed: int) -> tuple[int, list[str]]:
     )
     study.sources.set([source])
     study = study_launch(study=study)
-    tokens = [
-        # Each simulated rater has agreed on the rater page: the API serves images only after consent.
-        assignment_consent(assignment=assignment_allocate(
-            study=study, rater=rater_get_or_create(provider=SELF_HOSTED, environment="live", external_id=f"bench{seed}-{r}"))).token
-        for r in range(raters)
-    ]
+    tokens = []
+    for r in range(raters):
+        rater = rater_get_or_create(provider=SELF_HOSTED, environment="live", external_id=f"bench{seed}-{r}")
+        # Each simulated rater has read the instructions and consented, as the rater page requires.
+        tokens.append(assignment_consent(assignment=assignment_allocate(study=study, rater=rater)).token)
     return study.pk, tokens
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_start(port: int, workers: int | None) -> subprocess.Popen:
@@ -126,15 +119,7 @@ def server_start(port: int, workers: int | None) -> subprocess.Popen:
          "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
+    return wait_healthy(proc, f"http://127.0.0.1:{port}/healthz")
 
 
 class Tally:
