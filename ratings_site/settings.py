@@ -196,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status`; name each choice set after its model, not a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "ratings_site.studies.models.Study.Status",
+        "AssignmentStatusEnum": "ratings_site.studies.models.Assignment.Status",
+    },
 }
 
 # Celery: Redis in CI and production; an embedded filesystem broker otherwise, so the demo
