@@ -127,6 +127,11 @@ def legan_plots(run_dir: Path) -> list[Path]:
 
 def legan_version_create(*, job, checkpoint: Path, config: dict, metrics: dict, quality_version) -> LeganModelVersion:
     with transaction.atomic():
+        # A worker killed after recording the version but before the job was marked done gets
+        # its job re-run: the version it recorded stands (one version per job).
+        recorded = LeganModelVersion.objects.select_for_update().filter(job=job).first()
+        if recorded is not None:
+            return recorded
         number = number_next(LeganModelVersion.objects.all())
         first = legan_version_current() is None
         version = LeganModelVersion(number=number, job=job, quality_version=quality_version, config=config,

@@ -77,6 +77,11 @@ def quality_plots(run_dir: Path) -> list[Path]:
 
 def quality_version_create(*, job, checkpoint: Path, config: dict, metrics: dict, data_hash: str) -> QualityModelVersion:
     with transaction.atomic():
+        # A worker killed after recording the version but before the job was marked done gets
+        # its job re-run: the version it recorded stands (one version per job).
+        recorded = QualityModelVersion.objects.select_for_update().filter(job=job).first()
+        if recorded is not None:
+            return recorded
         number = number_next(QualityModelVersion.objects.all())
         first = quality_version_current() is None
         version = QualityModelVersion(number=number, job=job, study=job.study, config=config, metrics=metrics,

@@ -177,3 +177,20 @@ def test_uploads_over_the_limit_are_refused_before_any_model_is_asked(researcher
         assert "larger than 1 MB" in str(too_big.json()["image"])
         small = client.post(url, {"image": io.BytesIO(b"\0" * 100), **extra}, format="multipart")
         assert small.status_code != 400 or "larger than" not in str(small.json())  # the size alone passes
+
+
+@pytest.mark.django_db
+def test_a_rerun_job_keeps_the_version_its_killed_worker_recorded(tmp_path, settings):
+    """A worker killed between recording the Q version and marking its job done gets the job
+    re-run; the re-run must not trip over the version already recorded (one version per job)."""
+    from ratings_site.training.quality_jobs import quality_version_create
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    study = make_study_with_images(n_images=2, n_batches=1, raters=1)
+    job = Job.objects.create(kind=Job.Kind.TRAIN_Q, study=study)
+    checkpoint = tmp_path / "checkpoint.pt"
+    checkpoint.write_bytes(b"weights")
+    first = quality_version_create(job=job, checkpoint=checkpoint, config={}, metrics={"a": 1}, data_hash="h")
+    again = quality_version_create(job=job, checkpoint=checkpoint, config={}, metrics={"a": 2}, data_hash="h")
+    assert again.pk == first.pk and QualityModelVersion.objects.filter(job=job).count() == 1
+    assert QualityModelVersion.objects.get().number == first.number
